@@ -250,6 +250,7 @@ type SessionKind string
 const (
 	SessionTab     SessionKind = "tab"
 	SessionConsole SessionKind = "console"
+	SessionAPI     SessionKind = "api" // admin API tokens of a staff member
 )
 
 // Session is a signed-in session. Only a hash of its token is stored.

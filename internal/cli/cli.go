@@ -1,0 +1,167 @@
+// Package cli is tamlink's command line: it parses flags and environment,
+// opens what a command needs and calls the packages that do the work.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tamlink/tamlink/internal/desk"
+	"github.com/tamlink/tamlink/internal/secretbox"
+	"github.com/tamlink/tamlink/internal/sqlstore"
+)
+
+// Env is what a command reads and writes besides its arguments.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// exitError carries an exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// Main runs tamlink with args (without the program name) and returns the exit status.
+func Main(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	err := run(ctx, args, env)
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	fmt.Fprintln(env.Stderr, "tamlink:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if desk.ErrorCode(err) == desk.EInvalid || desk.ErrorCode(err) == desk.EConflict || desk.ErrorCode(err) == desk.ENotFound {
+		return 2
+	}
+	return 1
+}
+
+const usage = `tamlink — the expert service desk in Microsoft Teams
+
+Usage:
+  tamlink demo    [--listen ADDR] [--data DIR]     run with the built-in Microsoft emulator on SQLite
+  tamlink serve   [--listen ADDR] [--data DIR] --public-url URL
+  tamlink channel add    --data DIR --org NAME [FILE|-]   add a channel from the guide's 5.1 JSON
+  tamlink channel list   --data DIR [--json]
+  tamlink channel show   --data DIR [--json] APPID
+  tamlink channel remove --data DIR APPID
+  tamlink channel test   --data DIR APPID
+  tamlink staff add      --data DIR --email E [--name N] [--admin]   (password from TAMLINK_PASSWORD or stdin)
+  tamlink staff list     --data DIR
+  tamlink staff token    --data DIR --email E [--days N]   mint an admin API token
+  tamlink staff assign   --data DIR --email E --org NAME
+
+Environment: TAMLINK_DATA, TAMLINK_LISTEN, TAMLINK_PUBLIC_URL, TAMLINK_SECRET_KEY (64 hex digits; else DIR/secret.key),
+TAMLINK_TEAMS_JS (path of @microsoft/teams-js's dist/umd/MicrosoftTeams.min.js), TAMLINK_LOG_FORMAT (text|json).
+`
+
+func run(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return flag.ErrHelp
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "demo":
+		return runDemo(ctx, rest, env)
+	case "serve":
+		return runServe(ctx, rest, env)
+	case "channel", "channels":
+		return runChannel(ctx, rest, env)
+	case "staff":
+		return runStaff(ctx, rest, env)
+	case "help", "-h", "--help":
+		fmt.Fprint(env.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(env.Stderr, usage)
+	return &exitError{2, fmt.Errorf("unknown command %q", cmd)}
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, env Env) *flag.FlagSet {
+	fs := flag.NewFlagSet("tamlink "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	return fs
+}
+
+// parse parses args allowing flags after positional arguments
+// (tamlink channel show APPID --json).
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, &exitError{2, err}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func dataFlag(fs *flag.FlagSet, env Env, def string) *string {
+	d := env.Getenv("TAMLINK_DATA")
+	if d == "" {
+		d = def
+	}
+	return fs.String("data", d, "data directory: database and secret key (env TAMLINK_DATA)")
+}
+
+// opened is what most commands need: the store, the key and the service.
+type opened struct {
+	db  *sqlstore.DB
+	svc *desk.Service
+	dir string
+}
+
+func (o *opened) Close() error { return o.db.Close() }
+
+// open opens the data dir. createKey makes a key when none exists (demo, and
+// the first command on a new data dir); otherwise a missing key is an error,
+// so that secrets are never sealed with a key nobody kept.
+func open(ctx context.Context, dir string, createKey bool, log *slog.Logger) (*opened, error) {
+	if strings.TrimSpace(dir) == "" {
+		return nil, &exitError{2, errors.New("--data DIR is required (or set TAMLINK_DATA)")}
+	}
+	dir, _ = filepath.Abs(dir)
+	key, err := secretbox.LoadKey(filepath.Join(dir, "secret.key"), createKey)
+	if err != nil {
+		return nil, err
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlstore.Open(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	// Invite links are signed with a key derived from the secret key, so one
+	// key file is all an operator backs up.
+	svc := &desk.Service{Store: db, Sealer: box, InviteKey: deriveKey(key, "invite-links"), Log: log}
+	return &opened{db: db, svc: svc, dir: dir}, nil
+}
