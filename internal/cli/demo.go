@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -46,35 +47,12 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	log := newLogger(env)
-	o, err := open(ctx, *sf.data, true, log)
+	d, err := StartDemo(ctx, DemoOptions{Listen: *sf.listen, Data: *sf.data, PublicURL: *sf.publicURL, TeamsJS: findTeamsJS(*sf.teamsJS), Log: newLogger(env)})
 	if err != nil {
-		return err
-	}
-	defer o.Close()
-	ln, public, err := listen(*sf.listen, *sf.publicURL)
-	if err != nil {
-		return err
-	}
-	emu, err := emulator.New(emulator.Config{BaseURL: public + "/emulator", Logger: log.With("component", "emulator")})
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	staffPW, err := seedDemo(ctx, o, emu, public)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("seed demo data: %w", err)
-	}
-	ep := entra.Endpoints{LoginURL: emu.LoginURL(), STSURL: emu.STSURL(), GraphURL: emu.GraphURL()}
-	teamsJS := findTeamsJS(*sf.teamsJS)
-	r, err := startServer(ctx, serverDeps{o: o, ln: ln, publicURL: public, endpoints: ep, emu: emu, teamsJS: teamsJS, log: log})
-	if err != nil {
-		ln.Close()
 		return err
 	}
 	sdk := "installed: the workbench signs in silently inside Teams hosts"
-	if teamsJS == "" {
+	if d.TeamsJS == "" {
 		sdk = "not installed (run `make web`): the workbench offers browser sign-in only"
 	}
 	fmt.Fprintf(env.Stdout, `
@@ -88,10 +66,75 @@ tamlink demo is running (data in %s, Microsoft emulated at %s/emulator)
   Teams JS SDK:                        %s
 
 Press Ctrl+C to stop.
-`, o.dir, public, public, demoAppID, public, demoStaffEmail, staffPW, public, public, public, sdk)
+`, d.Dir, d.URL, d.URL, d.AppID, d.URL, d.StaffEmail, d.StaffPassword, d.URL, d.URL, d.URL, sdk)
 	<-ctx.Done()
-	r.shutdown(log)
+	d.Close()
 	return nil
+}
+
+// DemoOptions configure StartDemo.
+type DemoOptions struct {
+	Listen, Data, PublicURL, TeamsJS string
+	Log                              *slog.Logger
+}
+
+// Demo is a running demo server: tests drive it through these fields.
+type Demo struct {
+	URL, Dir, TeamsJS               string
+	AppID, TenantID, PublishedAppID string
+	StaffEmail, StaffPassword       string
+	Users                           []emulator.User
+	Emulator                        *emulator.Emulator
+	Service                         *desk.Service
+	run                             *running
+	o                               *opened
+	log                             *slog.Logger
+}
+
+// StartDemo starts tamlink with the emulator on SQLite in opts.Data, seeding
+// the demo organisation the first time.
+func StartDemo(ctx context.Context, opts DemoOptions) (*Demo, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	o, err := open(ctx, opts.Data, true, log)
+	if err != nil {
+		return nil, err
+	}
+	ln, public, err := listen(opts.Listen, opts.PublicURL)
+	if err != nil {
+		o.Close()
+		return nil, err
+	}
+	fail := func(err error) (*Demo, error) {
+		ln.Close()
+		o.Close()
+		return nil, err
+	}
+	emu, err := emulator.New(emulator.Config{BaseURL: public + "/emulator", Logger: log.With("component", "emulator")})
+	if err != nil {
+		return fail(err)
+	}
+	staffPW, err := seedDemo(ctx, o, emu, public)
+	if err != nil {
+		return fail(fmt.Errorf("seed demo data: %w", err))
+	}
+	ep := entra.Endpoints{LoginURL: emu.LoginURL(), STSURL: emu.STSURL(), GraphURL: emu.GraphURL()}
+	r, err := startServer(ctx, serverDeps{o: o, ln: ln, publicURL: public, endpoints: ep, emu: emu, teamsJS: opts.TeamsJS, log: log})
+	if err != nil {
+		return fail(err)
+	}
+	return &Demo{
+		URL: public, Dir: o.dir, TeamsJS: opts.TeamsJS, AppID: demoAppID, TenantID: demoTenant, PublishedAppID: demoPublishedID,
+		StaffEmail: demoStaffEmail, StaffPassword: staffPW, Users: demoUsers, Emulator: emu, Service: o.svc, run: r, o: o, log: log,
+	}, nil
+}
+
+// Close shuts the demo down gracefully.
+func (d *Demo) Close() {
+	d.run.shutdown(d.log)
+	d.o.Close()
 }
 
 // seedDemo registers the demo tenant in the emulator (it keeps no state) and,

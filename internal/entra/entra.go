@@ -67,8 +67,12 @@ func (c *Client) AuthorizeURL(tenant string) string {
 	return c.Endpoints.LoginURL + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/authorize"
 }
 
-// GraphScope is the delegated scope tamlink asks Graph for.
-func (c *Client) GraphScope(name string) string { return c.Endpoints.GraphURL + "/" + name }
+// GraphResource is Microsoft Graph's resource identifier. Scopes name it
+// whatever URL Graph is reached at (the emulator's, in demo and tests).
+const GraphResource = "https://graph.microsoft.com"
+
+// GraphScope is a delegated Graph scope as the identity platform expects it.
+func (c *Client) GraphScope(name string) string { return GraphResource + "/" + name }
 
 // AADError is an error answered by the identity platform.
 type AADError struct {

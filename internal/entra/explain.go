@@ -36,6 +36,6 @@ func Explain(err error) string {
 // tenant for an app-only Graph token, which needs a valid appId, tenantId and
 // secret but no permission grants.
 func (c *Client) TestConnection(ctx context.Context, tenant, appID, secret string) error {
-	_, err := c.ClientCredentials(ctx, tenant, appID, secret, c.Endpoints.GraphURL+"/.default")
+	_, err := c.ClientCredentials(ctx, tenant, appID, secret, GraphResource+"/.default")
 	return err
 }
