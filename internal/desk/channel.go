@@ -60,6 +60,8 @@ func jsonError(err error) error {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
+	case errors.As(err, &te) && te.Field == "":
+		return Invalid("config", "must be a JSON object, got a JSON %s", te.Value)
 	case errors.As(err, &te):
 		return Invalid(te.Field, "must be a %s, got a JSON %s", te.Type, te.Value)
 	case errors.As(err, &se):
