@@ -67,7 +67,9 @@ func TestBrowserMainPath(t *testing.T) {
 	d := startDemoWithSDK(t)
 	wb := d.URL + "/teams/" + d.AppID + "/workbench"
 
-	popup := chromedp.WaitNewTarget(ctx, func(i *target.Info) bool { return strings.Contains(i.URL, "/login") || strings.Contains(i.URL, "/emulator/") })
+	popup := chromedp.WaitNewTarget(ctx, func(i *target.Info) bool {
+		return strings.Contains(i.URL, "/login") || strings.Contains(i.URL, "/emulator/")
+	})
 	run(t, ctx, "open workbench and click sign in",
 		chromedp.Navigate(wb),
 		chromedp.WaitVisible(chromedp.CSS("#signin-button")),

@@ -41,9 +41,9 @@ type Subscriber struct {
 	Done chan struct{}
 
 	filter func(desk.Event) bool
-	once sync.Once
-	orgs []int64
-	hub  *Hub
+	once   sync.Once
+	orgs   []int64
+	hub    *Hub
 }
 
 // BufferSize is how many events a subscriber may lag behind before it is cut off.

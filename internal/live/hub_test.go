@@ -7,7 +7,9 @@ import (
 	"github.com/tamlink/tamlink/internal/desk"
 )
 
-func enc(ev desk.Event) ([]byte, error) { return json.Marshal(map[string]any{"type": ev.Type, "org": ev.OrgID}) }
+func enc(ev desk.Event) ([]byte, error) {
+	return json.Marshal(map[string]any{"type": ev.Type, "org": ev.OrgID})
+}
 
 func TestRouting(t *testing.T) {
 	h := NewHub(enc, nil)

@@ -656,8 +656,14 @@
   // Sign-in button. Inside Teams the popup must go through
   // authentication.authenticate (Teams owns the window); outside, window.open.
   // Both must run synchronously in the click handler or popup blockers win.
+  // The SDK refuses non-https start URLs ("Url should be a valid https url"),
+  // so a plain-http demo host falls back to the browser popup.
+  function useTeamsPopup() {
+    return !!state.teams && location.protocol === "https:";
+  }
+
   function onSignInClick() {
-    if (state.teams) {
+    if (useTeamsPopup()) {
       teamsAuthenticate("", "signed-out");
     } else {
       browserSignIn();
@@ -665,7 +671,7 @@
   }
 
   function onConsentClick() {
-    if (state.teams) {
+    if (useTeamsPopup()) {
       teamsAuthenticate("consent", "consent");
     } else {
       browserSignIn("consent");
@@ -782,14 +788,14 @@
     const inv = state.cfg.invite;
     if (!inv || !inv.invite || state.inviteTried) return;
     state.inviteTried = true;
-    const orgName = (state.org && state.org.name) || state.cfg.orgName || "the";
+    const orgName = (state.org && state.org.name) || state.cfg.orgName || "";
     let result;
     let text;
     let tone = "warn";
     try {
       await request("POST", "/invites/accept", { invite: inv.invite, exp: inv.exp, sig: inv.sig });
       result = "joined";
-      text = `You joined ${orgName} service group.`;
+      text = orgName ? `You joined the ${orgName} service group.` : "You joined the service group.";
       tone = "ok";
     } catch (e) {
       if (isAuthError(e)) {
