@@ -91,6 +91,17 @@ func run(ctx context.Context, args []string, env Env) error {
 		return runChannel(ctx, rest, env)
 	case "staff":
 		return runStaff(ctx, rest, env)
+	case "doctor":
+		if len(rest) > 0 && rest[0] == "token" {
+			return runDoctorToken(ctx, rest[1:], env)
+		}
+		return runDoctor(ctx, rest, env)
+	case "setup":
+		return runSetup(ctx, rest, env)
+	case "manifest":
+		return runManifest(ctx, rest, env)
+	case "bench":
+		return runBench(ctx, rest, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 		return nil
