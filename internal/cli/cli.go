@@ -102,6 +102,8 @@ func run(ctx context.Context, args []string, env Env) error {
 		return runManifest(ctx, rest, env)
 	case "bench":
 		return runBench(ctx, rest, env)
+	case "emulator":
+		return runEmulator(ctx, rest, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 		return nil

@@ -52,21 +52,27 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	sdk := "installed: the workbench signs in silently inside Teams hosts"
+	inTeams := "the workbench inside the emulated Teams client, signed in silently as Adele Vance"
 	if d.TeamsJS == "" {
 		sdk = "not installed (run `make web`): the workbench offers browser sign-in only"
+		inTeams = "the workbench inside the emulated Teams client (install the Teams JS SDK for silent sign-in)"
 	}
 	fmt.Fprintf(env.Stdout, `
 tamlink demo is running (data in %s, Microsoft emulated at %s/emulator)
 
+  In Teams (emulated Teams client):    %s
+      %s; the page's side panel switches user and theme.
+      Add &consent=once|deny, &token=hang|empty|junk|otherapp|expired, &context=channel|sharedchannel,
+      &client=android|ios, &theme=dark|contrast or &locale=de-DE to see how the workbench copes.
   Customer workbench (the Teams tab):  %s/teams/%s/workbench
-      sign in as Adele Vance, Alex Wilber or Megan Bowen (the emulator's sign-in page lists them)
+      in a plain browser: sign in as Adele Vance, Alex Wilber or Megan Bowen (the emulator's sign-in page lists them)
   Desk console:                        %s/console
       e-mail %s   password %s
   Health:                              %s/healthz   %s/readyz   metrics %s/metrics
   Teams JS SDK:                        %s
 
 Press Ctrl+C to stop.
-`, d.Dir, d.URL, d.URL, d.AppID, d.URL, d.StaffEmail, d.StaffPassword, d.URL, d.URL, d.URL, sdk)
+`, d.Dir, d.URL, d.TeamsHostURL(d.Users[0].ObjectID, nil), inTeams, d.URL, d.AppID, d.URL, d.StaffEmail, d.StaffPassword, d.URL, d.URL, d.URL, sdk)
 	<-ctx.Done()
 	d.Close()
 	return nil
@@ -76,12 +82,19 @@ Press Ctrl+C to stop.
 type DemoOptions struct {
 	Listen, Data, PublicURL, TeamsJS string
 	Log                              *slog.Logger
+	// TabSessionTTL overrides how long a workbench session lasts (tests of
+	// session renewal); zero keeps the server's default.
+	TabSessionTTL time.Duration
 }
 
 // Demo is a running demo server: tests drive it through these fields.
 type Demo struct {
 	URL, Dir, TeamsJS               string
 	AppID, TenantID, PublishedAppID string
+	// HostOrigin is the origin the emulated Teams client is served from:
+	// the demo's other loopback name (localhost for 127.0.0.1 and back), so
+	// that, as in real Teams, the host and the tab are different origins.
+	HostOrigin string
 	StaffEmail, StaffPassword       string
 	Users                           []emulator.User
 	Emulator                        *emulator.Emulator
@@ -121,14 +134,52 @@ func StartDemo(ctx context.Context, opts DemoOptions) (*Demo, error) {
 		return fail(fmt.Errorf("seed demo data: %w", err))
 	}
 	ep := entra.Endpoints{LoginURL: emu.LoginURL(), STSURL: emu.STSURL(), GraphURL: emu.GraphURL()}
-	r, err := startServer(ctx, serverDeps{o: o, ln: ln, publicURL: public, endpoints: ep, emu: emu, teamsJS: opts.TeamsJS, log: log})
+	hostOrigin := otherLoopbackOrigin(public)
+	var ancestors []string
+	if hostOrigin != public {
+		ancestors = []string{hostOrigin}
+	}
+	r, err := startServer(ctx, serverDeps{o: o, ln: ln, publicURL: public, endpoints: ep, emu: emu, teamsJS: opts.TeamsJS, log: log,
+		frameAncestors: ancestors, tabTTL: opts.TabSessionTTL})
 	if err != nil {
 		return fail(err)
 	}
 	return &Demo{
-		URL: public, Dir: o.dir, TeamsJS: opts.TeamsJS, AppID: demoAppID, TenantID: demoTenant, PublishedAppID: demoPublishedID,
+		URL: public, Dir: o.dir, TeamsJS: opts.TeamsJS, AppID: demoAppID, TenantID: demoTenant, PublishedAppID: demoPublishedID, HostOrigin: hostOrigin,
 		StaffEmail: demoStaffEmail, StaffPassword: staffPW, Users: demoUsers, Emulator: emu, Service: o.svc, run: r, o: o, log: log,
 	}, nil
+}
+
+// TeamsHostURL is the emulated Teams client showing the demo's workbench to
+// the user with object id userOID, with the host's misbehaviour flags (see
+// the emulator's hostFlags), e.g. url.Values{"consent": {"once"}}.
+func (d *Demo) TeamsHostURL(userOID string, flags url.Values) string {
+	u := d.Emulator.TeamsHostURL(d.TenantID, d.AppID, userOID, flags)
+	if p, err := url.Parse(u); err == nil {
+		if h, err := url.Parse(d.HostOrigin); err == nil {
+			p.Scheme, p.Host = h.Scheme, h.Host
+			return p.String()
+		}
+	}
+	return u
+}
+
+// otherLoopbackOrigin swaps 127.0.0.1 and localhost in an origin; any other
+// host is returned as it is.
+func otherLoopbackOrigin(public string) string {
+	u, err := url.Parse(public)
+	if err != nil {
+		return public
+	}
+	switch u.Hostname() {
+	case "127.0.0.1":
+		u.Host = strings.Replace(u.Host, "127.0.0.1", "localhost", 1)
+	case "localhost":
+		u.Host = strings.Replace(u.Host, "localhost", "127.0.0.1", 1)
+	default:
+		return public
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // Close shuts the demo down gracefully.
@@ -172,12 +223,20 @@ func seedDemo(ctx context.Context, o *opened, emu *emulator.Emulator, public str
 		IdentifierURIs:       []string{desk.AppIDURI(u.Host, demoAppID)},
 		Scopes:               []emulator.Scope{{ID: demoScopeID, Value: "access_as_user", Enabled: true}},
 		PreAuthorizedClients: teamsClients, AccessTokenVersion: 2, RequiredGraphScopes: []string{"User.Read"},
+		// As `tamlink setup` leaves it: the Teams app in the org catalog with
+		// its activity types, and the Graph permissions notifications need.
+		TeamsAppID: demoPublishedID, ActivityTypes: activityTypeNames(),
+		GraphAppRoles: []string{"TeamsActivity.Send", "TeamsAppInstallation.ReadWriteSelfForUser.All"},
 	})
 	if err != nil {
 		return "", err
 	}
 	// The customer's admin granted consent for the organisation (guide 3.1 step 4.7).
 	if err := emu.GrantConsent(demoTenant, "", demoAppID, "User.Read", "openid", "profile", "email", "offline_access"); err != nil {
+		return "", err
+	}
+	// The Teams app's personal tab (manifest staticTabs), for the emulated Teams client.
+	if err := emu.SetTeamsTab(demoTenant, demoAppID, emulator.TeamsTab{ContentURL: public + "/teams/" + demoAppID + "/workbench", Name: "Service desk"}); err != nil {
 		return "", err
 	}
 	pw, err := os.ReadFile(pwFile)

@@ -61,7 +61,8 @@ func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
 // session the callback page hands to the tab.
 func browserSignIn(t *testing.T, d *cli.Demo, oid string) string {
 	t.Helper()
-	c := noRedirect(nil)
+	jar, _ := cookiejar.New(nil)
+	c := noRedirect(jar)
 	resp, _ := get(t, c, d.URL+"/thirdparty/teams/"+d.AppID+"/login?popup=1")
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("login: status %d", resp.StatusCode)
@@ -118,6 +119,55 @@ func browserSignIn(t *testing.T, d *cli.Demo, oid string) string {
 		t.Fatal("replayed callback accepted")
 	}
 	return res.Session
+}
+
+// TestLoginCSRF: a callback URL started in one browser does not sign in
+// another (the attacker's session cannot be planted on a victim).
+func TestLoginCSRF(t *testing.T) {
+	d := startDemo(t)
+	attacker := noRedirect(mustJar())
+	resp, _ := get(t, attacker, d.URL+"/thirdparty/teams/"+d.AppID+"/login?popup=1")
+	_, page := get(t, attacker, resp.Header.Get("Location"))
+	m := actionRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no sign-in form")
+	}
+	action := html.UnescapeString(m[1])
+	if !strings.HasPrefix(action, "http") {
+		action = d.URL + action
+	}
+	resp, err := attacker.PostForm(action, url.Values{"ctx": {html.UnescapeString(m[2])}, "user": {m[3]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cb := resp.Header.Get("Location")
+	victim := noRedirect(mustJar())
+	resp, page = get(t, victim, cb)
+	if resp.StatusCode == http.StatusOK || !strings.Contains(page, "StateDoesNotMatch") {
+		t.Fatalf("victim's browser finished the attacker's sign-in: %d", resp.StatusCode)
+	}
+	// An error description in the URL is not echoed onto the page.
+	resp, _ = get(t, attacker, d.URL+"/thirdparty/teams/"+d.AppID+"/login?popup=1")
+	st := mustQuery(t, resp.Header.Get("Location")).Get("state")
+	_, page = get(t, attacker, d.URL+"/thirdparty/teams/"+d.AppID+"/oauth2/callback?state="+url.QueryEscape(st)+"&error=access_denied&error_description="+url.QueryEscape("AADSTS65004: Call +1-555-0100 now"))
+	if strings.Contains(page, "555-0100") || !strings.Contains(page, "AADSTS65004") {
+		t.Fatalf("callback page echoes the error description:\n%s", page)
+	}
+}
+
+func mustJar() http.CookieJar {
+	j, _ := cookiejar.New(nil)
+	return j
+}
+
+func mustQuery(t *testing.T, u string) url.Values {
+	t.Helper()
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pu.Query()
 }
 
 // call makes a JSON request and decodes the answer into out (if not nil).

@@ -13,9 +13,23 @@ import (
 // emulator for a demo data dir, Microsoft otherwise.
 const endpointsFile = "endpoints.json"
 
-func saveEndpoints(dir string, ep entra.Endpoints) error {
-	data, _ := json.MarshalIndent(map[string]string{"loginUrl": ep.LoginURL, "stsUrl": ep.STSURL, "graphUrl": ep.GraphURL}, "", "  ")
+func saveEndpoints(dir string, ep entra.Endpoints, publicURL string) error {
+	data, _ := json.MarshalIndent(map[string]string{"loginUrl": ep.LoginURL, "stsUrl": ep.STSURL, "graphUrl": ep.GraphURL, "publicUrl": publicURL}, "", "  ")
 	return os.WriteFile(filepath.Join(dir, endpointsFile), data, 0o600)
+}
+
+// loadPublicURL is the public URL the data dir's server last ran with ("" if
+// none is recorded): its host is the domain of api://{domain}/{appId}.
+func loadPublicURL(dir string) string {
+	data, err := os.ReadFile(filepath.Join(dir, endpointsFile))
+	if err != nil {
+		return ""
+	}
+	var m map[string]string
+	if json.Unmarshal(data, &m) != nil {
+		return ""
+	}
+	return m["publicUrl"]
 }
 
 func loadEndpoints(dir string, env Env) entra.Endpoints {

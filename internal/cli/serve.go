@@ -15,6 +15,7 @@ import (
 	"github.com/tamlink/tamlink/internal/emulator"
 	"github.com/tamlink/tamlink/internal/entra"
 	"github.com/tamlink/tamlink/internal/live"
+	"github.com/tamlink/tamlink/internal/notify"
 	"github.com/tamlink/tamlink/internal/ssotoken"
 	"github.com/tamlink/tamlink/internal/web"
 )
@@ -78,7 +79,8 @@ func findTeamsJS(explicit string) string {
 
 // running is a started server.
 type running struct {
-	srv    *http.Server
+	notifier *notify.Notifier
+	srv      *http.Server
 	ln     net.Listener
 	cancel context.CancelFunc
 	public string
@@ -109,6 +111,10 @@ type serverDeps struct {
 	emu       *emulator.Emulator
 	teamsJS   string
 	log       *slog.Logger
+	// frameAncestors are extra origins that may frame the workbench (the
+	// emulated Teams host's, in demo); tabTTL overrides the tab session lifetime.
+	frameAncestors []string
+	tabTTL         time.Duration
 }
 
 // startServer wires the packages and serves until ctx ends.
@@ -116,6 +122,7 @@ func startServer(ctx context.Context, d serverDeps) (*running, error) {
 	hc := &http.Client{Timeout: 15 * time.Second}
 	hub := live.NewHub(web.EncodeEvent, d.log)
 	d.o.svc.Publisher = hub
+	d.o.svc.Presence = hub
 	cfg := web.Config{
 		PublicURL:   d.publicURL,
 		Service:     d.o.svc,
@@ -125,6 +132,9 @@ func startServer(ctx context.Context, d serverDeps) (*running, error) {
 		Log:         d.log,
 		Ready:       func(ctx context.Context) error { return d.o.db.SQL().PingContext(ctx) },
 		TeamsJSPath: d.teamsJS,
+
+		ExtraFrameAncestors: d.frameAncestors,
+		TabSessionTTL:       d.tabTTL,
 	}
 	if d.emu != nil {
 		cfg.Emulator = d.emu.Handler()
@@ -133,7 +143,7 @@ func startServer(ctx context.Context, d serverDeps) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := saveEndpoints(d.o.dir, d.endpoints); err != nil {
+	if err := saveEndpoints(d.o.dir, d.endpoints, d.publicURL); err != nil {
 		return nil, err
 	}
 	base, cancel := context.WithCancel(context.Background())
@@ -152,7 +162,14 @@ func startServer(ctx context.Context, d serverDeps) (*running, error) {
 		}
 	}()
 	go d.o.sweep(base, d.log)
-	return &running{srv: hs, ln: d.ln, cancel: cancel, public: d.publicURL}, nil
+	// Notifications to Teams: River workers on this database (notify.go).
+	notifier, err := startNotifier(ctx, d, hc)
+	if err != nil {
+		cancel()
+		hs.Close()
+		return nil, err
+	}
+	return &running{srv: hs, ln: d.ln, cancel: cancel, public: d.publicURL, notifier: notifier}, nil
 }
 
 // shutdown stops accepting, lets requests finish for up to 10 s, then closes sockets.
@@ -163,6 +180,11 @@ func (r *running) shutdown(log *slog.Logger) {
 	r.cancel()
 	if err := r.srv.Shutdown(ctx); err != nil {
 		log.Warn("shutdown", "err", err)
+	}
+	// Deliveries in flight get the rest of the grace period; any cut short
+	// are run again on the next start.
+	if err := r.notifier.Stop(ctx); err != nil {
+		log.Warn("notifier stop", "err", err)
 	}
 }
 

@@ -32,6 +32,9 @@ const (
 	EventTypeMessage = "message"
 	EventTypeTicket  = "ticket"
 	EventTypeMember  = "member"
+	// EventTypeNotification carries a notification for one user
+	// (Notification.UserID); subscribers must pass it to that user only.
+	EventTypeNotification = "notification"
 )
 
 // Event is something connected clients of an organisation should see now.
@@ -42,6 +45,8 @@ type Event struct {
 	Ticket      *Ticket
 	TicketEvent *TicketEvent
 	User        *User
+	// Notification is set for EventTypeNotification.
+	Notification *Notification
 }
 
 // Service carries the desk's rules. Adapters (web, CLI) call it; it calls the
@@ -49,6 +54,9 @@ type Event struct {
 type Service struct {
 	Store     Store
 	Publisher Publisher
+	// Presence tells who has the workbench open (desk replies reach Teams
+	// only for those who do not); nil counts nobody as connected.
+	Presence  Presence
 	Sealer    Sealer
 	InviteKey []byte // signs invite links
 	Now       func() time.Time
@@ -162,6 +170,18 @@ func (s *Service) AddChannel(ctx context.Context, cfg ChannelConfig, orgName str
 		if err != nil {
 			return err
 		}
+		// An organisation's users see its whole conversation and every
+		// ticket: joining a second tenant to it by a name typed twice would
+		// silently share them, so it is refused.
+		others, err := st.ListChannels(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range others {
+			if o.OrgID == org.ID && o.TenantID != cfg.TenantID {
+				return &Error{Code: EConflict, Field: "org", Message: fmt.Sprintf("organisation %q is already served through tenant %s; choose another name for tenant %s", orgName, o.TenantID, cfg.TenantID)}
+			}
+		}
 		ch.OrgID = org.ID
 		return st.CreateChannel(ctx, &ch)
 	})
@@ -263,6 +283,22 @@ func (s *Service) AddStaff(ctx context.Context, email, name, hash string, admin 
 	return st, nil
 }
 
+// StaffServing lists the staff who may work on orgID: admins and the staff
+// assigned to it.
+func (s *Service) StaffServing(ctx context.Context, orgID int64) ([]Staff, error) {
+	all, err := s.Store.ListStaff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Staff
+	for _, st := range all {
+		if s.authorize(ctx, StaffActor(st), orgID) == nil {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
 // Members returns an organisation's service group: its users and assigned staff.
 func (s *Service) Members(ctx context.Context, a Actor, orgID int64) ([]User, []Staff, error) {
 	if err := s.authorize(ctx, a, orgID); err != nil {
@@ -295,12 +331,22 @@ func (s *Service) SendMessage(ctx context.Context, a Actor, orgID int64, body, c
 		return Message{}, Invalid("clientId", "is longer than 64 characters")
 	}
 	m := Message{OrgID: orgID, Author: a, Body: body, ClientID: clientID, CreatedAt: s.now()}
-	fresh, err := s.Store.AddMessage(ctx, &m)
+	var fresh bool
+	var ns []Notification
+	err := s.Store.Atomic(ctx, func(st Store) error {
+		var err error
+		if fresh, err = st.AddMessage(ctx, &m); err != nil || !fresh || a.Kind != ActorStaff {
+			return err
+		}
+		ns, err = s.notifyDeskReply(ctx, st, m)
+		return err
+	})
 	if err != nil {
 		return Message{}, err
 	}
 	if fresh {
 		s.publish(Event{Type: EventTypeMessage, OrgID: orgID, Message: &m})
+		s.publishNotifications(ns)
 	}
 	// The sender has read what they wrote.
 	_ = s.Store.MarkRead(ctx, orgID, a, m.ID)
@@ -371,17 +417,24 @@ func (s *Service) CreateTicket(ctx context.Context, a Actor, orgID int64, in Tic
 		Status: StatusNew, Requester: a, ExternalID: in.ExternalID, CreatedAt: now, UpdatedAt: now,
 	}
 	ev := TicketEvent{OrgID: orgID, Kind: EventCreated, Actor: a, To: string(StatusNew), CreatedAt: now}
+	var ns []Notification
 	err := s.Store.Atomic(ctx, func(st Store) error {
 		if err := st.CreateTicket(ctx, &t); err != nil {
 			return err
 		}
 		ev.TicketID = t.ID
-		return st.AddTicketEvent(ctx, &ev)
+		if err := st.AddTicketEvent(ctx, &ev); err != nil {
+			return err
+		}
+		var err error
+		ns, err = s.notifyTicketEvents(ctx, st, t, []TicketEvent{ev})
+		return err
 	})
 	if err != nil {
 		return Ticket{}, err
 	}
 	s.publish(Event{Type: EventTypeTicket, OrgID: orgID, Ticket: &t, TicketEvent: &ev})
+	s.publishNotifications(ns)
 	return t, nil
 }
 
@@ -430,6 +483,7 @@ func (s *Service) Comment(ctx context.Context, a Actor, ticketID int64, body str
 		return TicketEvent{}, Invalid("body", "is longer than %d characters", MaxDescriptionLen)
 	}
 	var t Ticket
+	var ns []Notification
 	ev := TicketEvent{Kind: EventComment, Actor: a, Body: body, CreatedAt: s.now()}
 	err := s.Store.Atomic(ctx, func(st Store) error {
 		var err error
@@ -448,12 +502,23 @@ func (s *Service) Comment(ctx context.Context, a Actor, ticketID int64, body str
 		if err := st.UpdateTicket(ctx, &t); err != nil {
 			return err
 		}
-		return st.AddTicketEvent(ctx, &ev)
+		if err := st.AddTicketEvent(ctx, &ev); err != nil {
+			return err
+		}
+		// A customer who joins the discussion hears of what follows.
+		if a.Kind == ActorUser && !(t.Requester.Kind == ActorUser && t.Requester.ID == a.ID) {
+			if err := st.Watch(ctx, t.ID, a.ID, ev.CreatedAt); err != nil {
+				return err
+			}
+		}
+		ns, err = s.notifyTicketEvents(ctx, st, t, []TicketEvent{ev})
+		return err
 	})
 	if err != nil {
 		return TicketEvent{}, err
 	}
 	s.publish(Event{Type: EventTypeTicket, OrgID: t.OrgID, Ticket: &t, TicketEvent: &ev})
+	s.publishNotifications(ns)
 	return ev, nil
 }
 
@@ -495,6 +560,7 @@ func (s *Service) ChangeTicket(ctx context.Context, a Actor, ticketID int64, c T
 	}
 	var t Ticket
 	var evs []TicketEvent
+	var ns []Notification
 	now := s.now()
 	err := s.Store.Atomic(ctx, func(st Store) error {
 		var err error
@@ -519,6 +585,10 @@ func (s *Service) ChangeTicket(ctx context.Context, a Actor, ticketID int64, c T
 				if err != nil {
 					return &Error{Code: EInvalid, Field: "assignee", Message: "no such staff member"}
 				}
+				// The assignee must be able to see the ticket.
+				if s.authorize(ctx, StaffActor(st2), t.OrgID) != nil {
+					return &Error{Code: EInvalid, Field: "assignee", Message: st2.Name + " does not serve this organisation; assign them to it first"}
+				}
 				name = st2.Name
 			}
 			add(EventAssignee, t.AssigneeName, name)
@@ -539,7 +609,8 @@ func (s *Service) ChangeTicket(ctx context.Context, a Actor, ticketID int64, c T
 				return err
 			}
 		}
-		return nil
+		ns, err = s.notifyTicketEvents(ctx, st, t, evs)
+		return err
 	})
 	if err != nil {
 		return Ticket{}, nil, err
@@ -547,6 +618,7 @@ func (s *Service) ChangeTicket(ctx context.Context, a Actor, ticketID int64, c T
 	for i := range evs {
 		s.publish(Event{Type: EventTypeTicket, OrgID: t.OrgID, Ticket: &t, TicketEvent: &evs[i]})
 	}
+	s.publishNotifications(ns)
 	return t, evs, nil
 }
 
@@ -595,7 +667,7 @@ func (s *Service) inviteQuery(inv Invite) string {
 func (s *Service) CheckInvite(ctx context.Context, ch Channel, id, exp, sig string) (Invite, error) {
 	bad := Errorf(EForbidden, "this invite link is not valid")
 	expUnix, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || id == "" || !hmac.Equal([]byte(sig), []byte(s.inviteSig(id, ch.AppID, expUnix))) {
+	if err != nil || exp != strconv.FormatInt(expUnix, 10) || id == "" || !hmac.Equal([]byte(sig), []byte(s.inviteSig(id, ch.AppID, expUnix))) {
 		return Invite{}, bad
 	}
 	if s.now().Unix() > expUnix {

@@ -71,6 +71,63 @@ type Store interface {
 	CreateLoginState(ctx context.Context, s *LoginState) error
 	// TakeLoginState returns and deletes the state: it can be used once.
 	TakeLoginState(ctx context.Context, state string) (LoginState, error)
+
+	NotificationStore
+}
+
+// NotificationStore keeps notifications, what decides who gets them, and what
+// the Teams notifier learned about reaching people (notifications.go).
+type NotificationStore interface {
+	// AddNotifications stores ns and fills their IDs (and zero CreatedAt,
+	// UpdatedAt). Those in DeliveryPending are queued for Teams delivery in
+	// the same transaction: an implementation must never commit one without
+	// the other. Called outside Atomic, it makes its own transaction.
+	AddNotifications(ctx context.Context, ns []Notification) error
+	// Notifications returns up to limit of a user's notifications with ids
+	// below beforeID (0 = no bound), newest first.
+	Notifications(ctx context.Context, userID, beforeID int64, limit int) ([]Notification, error)
+	NotificationByID(ctx context.Context, id int64) (Notification, error)
+	UnreadNotifications(ctx context.Context, userID int64) (int, error)
+	// MarkNotificationsRead marks the user's notifications ids read (all
+	// when ids is empty); others' ids are ignored.
+	MarkNotificationsRead(ctx context.Context, userID int64, ids []int64, at time.Time) error
+	// UpdateDelivery applies u to a notification that is still pending and
+	// reports whether it was; a notification in any other state is left alone.
+	UpdateDelivery(ctx context.Context, id int64, u DeliveryUpdate) (bool, error)
+	// RequeueNotification sets a dead or skipped notification pending again
+	// and queues it, in one transaction; any other state is EConflict.
+	RequeueNotification(ctx context.Context, id int64, at time.Time) error
+	// Deliveries lists notifications by delivery state, newest first.
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]Notification, error)
+	// DeliveryCounts counts notifications per delivery state (orgIDs as in DeliveryFilter).
+	DeliveryCounts(ctx context.Context, orgIDs []int64) (map[DeliveryState]int, error)
+
+	MutedKinds(ctx context.Context, userID int64) ([]NotificationKind, error)
+	SetMutedKinds(ctx context.Context, userID int64, kinds []NotificationKind) error
+	// OrgNotifySettings returns the organisation's settings, or the defaults
+	// (DefaultGroupKinds) when it has none.
+	OrgNotifySettings(ctx context.Context, orgID int64) (OrgNotifySettings, error)
+	SetOrgNotifySettings(ctx context.Context, s OrgNotifySettings) error
+
+	Watch(ctx context.Context, ticketID, userID int64, at time.Time) error // idempotent
+	Unwatch(ctx context.Context, ticketID, userID int64) error
+	TicketWatchers(ctx context.Context, ticketID int64) ([]int64, error)
+
+	// TicketsAwaitingResponse returns up to limit open tickets that have no
+	// staff response and no SLA warning yet, oldest first.
+	TicketsAwaitingResponse(ctx context.Context, limit int) ([]Ticket, error)
+	// ClaimSLAWarning records that a ticket's SLA warning is sent; false
+	// when it already was.
+	ClaimSLAWarning(ctx context.Context, ticketID int64, at time.Time) (bool, error)
+
+	// TeamsRecipient is ENotFound until SetTeamsRecipient records one.
+	TeamsRecipient(ctx context.Context, appID string, userID int64) (TeamsRecipient, error)
+	SetTeamsRecipient(ctx context.Context, r TeamsRecipient) error
+	// ChannelDelivery returns the channel's Teams delivery status (on, with
+	// a zero CheckedAt, when nothing was recorded).
+	ChannelDelivery(ctx context.Context, appID string) (ChannelDelivery, error)
+	SetChannelDelivery(ctx context.Context, c ChannelDelivery) error
+	ChannelDeliveries(ctx context.Context) ([]ChannelDelivery, error)
 }
 
 // TicketFilter selects tickets. Zero fields do not filter.

@@ -317,7 +317,7 @@ func (e *Emulator) handleConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.mu.Lock()
-	e.addConsentLocked(ar.t, ar.clientID, ar.userOID, e.expandPerms(ar.app, ar.scopes))
+	e.recordConsentLocked(ar.t, ar.clientID, ar.userOID, e.expandPerms(ar.app, ar.scopes)) // teamshost.go: may lag like Entra's
 	e.mu.Unlock()
 	e.log.Info("emulator: user consented", "tenant", ar.t.ID, "user", ar.userOID, "client", ar.clientID)
 	e.issueCode(w, r, ar)

@@ -39,6 +39,10 @@ type Secret struct {
 	Value       string
 	Hint        string
 	EndDateTime time.Time
+	// DisplayName and StartDateTime are what Graph's passwordCredential
+	// shows besides the hint; addPassword sets them.
+	DisplayName   string
+	StartDateTime time.Time
 }
 
 // Scope is a delegated permission an app exposes (oauth2PermissionScopes),
@@ -47,6 +51,13 @@ type Scope struct {
 	ID      string
 	Value   string
 	Enabled bool
+	// Type is "User" (admins and users may consent) or "Admin"; the texts
+	// are the consent prompt's. Graph's permissionScope carries them.
+	Type                    string
+	AdminConsentDisplayName string
+	AdminConsentDescription string
+	UserConsentDisplayName  string
+	UserConsentDescription  string
 }
 
 // App is an app registration together with its service principal in the
@@ -74,6 +85,46 @@ type App struct {
 	// client-credentials Graph tokens. Empty gives a token without roles,
 	// as Entra does.
 	GraphAppRoles []string
+
+	// The fields below are what Microsoft Graph shows and edits of the
+	// registration (graph_apps.go); the identity side reads the same struct.
+
+	// ObjectID is the application object's id (Graph's application.id,
+	// not the appId); AddApp assigns one when empty.
+	ObjectID string
+	// SignInAudience is "AzureADMyOrg" (the default) or a multi-tenant
+	// audience. The emulator's token side treats every app as single-tenant.
+	SignInAudience string
+	// ImplicitIDTokens and ImplicitAccessTokens are
+	// web.implicitGrantSettings.
+	ImplicitIDTokens, ImplicitAccessTokens bool
+	// Tags are the application's tags.
+	Tags []string
+	// PreAuthorizedScopes records, per pre-authorized client (lower-case
+	// appId), the scope ids Graph's preAuthorizedApplications lists; a
+	// client in PreAuthorizedClients without an entry is pre-authorized for
+	// every scope.
+	PreAuthorizedScopes map[string][]string
+	// RequiredGraphRoles are the Graph application permissions the
+	// registration requests (requiredResourceAccess type Role); granting
+	// them is GraphAppRoles.
+	RequiredGraphRoles []string
+	// PublicClient is isFallbackPublicClient: the app may run the device
+	// code flow without a secret.
+	PublicClient bool
+	// NoServicePrincipal: the app has no service principal in its tenant
+	// yet (an app created through Graph before POST /servicePrincipals).
+	NoServicePrincipal bool
+	// Created is when the registration was made.
+	Created time.Time
+
+	// TeamsAppID is the id of the app's Teams app in the tenant's org
+	// catalog (what installedApps binds to; a channel's
+	// teamsPublishedAppId); empty when none was published.
+	TeamsAppID string
+	// ActivityTypes are the activity types the Teams app's manifest
+	// declares; sendActivityNotification refuses others (graph_teamwork.go).
+	ActivityTypes []string
 }
 
 type tenantState struct {
@@ -263,6 +314,15 @@ func (e *Emulator) AddApp(tenantID string, a App) error {
 	}
 	a.Secrets = normalizeSecrets(a.Secrets)
 	a = cloneApp(a)
+	if a.ObjectID == "" {
+		a.ObjectID = uuid.NewString()
+	}
+	if a.SignInAudience == "" {
+		a.SignInAudience = "AzureADMyOrg"
+	}
+	if a.Created.IsZero() {
+		a.Created = e.now()
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t, err := e.tenantLocked(tenantID)
@@ -335,6 +395,16 @@ func cloneApp(a App) App {
 	a.PreAuthorizedClients = slices.Clone(a.PreAuthorizedClients)
 	a.RequiredGraphScopes = slices.Clone(a.RequiredGraphScopes)
 	a.GraphAppRoles = slices.Clone(a.GraphAppRoles)
+	a.ActivityTypes = slices.Clone(a.ActivityTypes)
+	a.Tags = slices.Clone(a.Tags)
+	a.RequiredGraphRoles = slices.Clone(a.RequiredGraphRoles)
+	if a.PreAuthorizedScopes != nil {
+		m := make(map[string][]string, len(a.PreAuthorizedScopes))
+		for k, v := range a.PreAuthorizedScopes {
+			m[k] = slices.Clone(v)
+		}
+		a.PreAuthorizedScopes = m
+	}
 	return a
 }
 

@@ -72,6 +72,13 @@ type Emulator struct {
 	codes    map[string]*authCode    // authorization codes
 	refresh  map[string]*refreshGrant
 	sessions map[string]*session // browser sign-in sessions (ESTSAUTH cookie)
+
+	teamworkOnce sync.Once
+	teamwork     *teamwork // Teams notifications and installations (graph_teamwork.go)
+
+	graphx graphExt // app registrations, consent, catalog, device code (graph_apps.go); guarded by mu
+
+	host teamsHost // the Teams host page: tabs and consent propagation (teamshost.go)
 }
 
 // New creates an emulator with a fresh RSA-2048 signing key.
@@ -148,6 +155,11 @@ func (e *Emulator) routes() *http.ServeMux {
 	m.HandleFunc("GET /graph/v1.0/me", e.handleGraphMe)
 	m.HandleFunc("GET /graph/oidc/userinfo", e.handleUserInfo)
 	m.HandleFunc("POST /graph/oidc/userinfo", e.handleUserInfo)
+	e.teamworkRoutes(m)   // graph_teamwork.go
+	e.appRoutes(m)        // graph_apps.go
+	e.catalogRoutes(m)    // graph_catalog.go
+	e.deviceCodeRoutes(m) // devicecode.go
+	e.teamsHostRoutes(m)  // teamshost.go
 	m.HandleFunc("/graph/", e.handleGraphNotFound)
 	return m
 }

@@ -24,6 +24,8 @@ type Hub struct {
 	byOrg  map[int64]map[*Subscriber]struct{}
 	all    map[*Subscriber]struct{} // admins' consoles: every organisation
 	nextID atomic.Uint64
+
+	presence presence // users with a live workbench (presence.go)
 }
 
 // NewHub returns a hub that encodes events with enc.

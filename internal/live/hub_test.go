@@ -64,3 +64,20 @@ func TestFilter(t *testing.T) {
 		t.Fatalf("filter not applied: %d events", len(s.C))
 	}
 }
+
+func TestPresence(t *testing.T) {
+	h := NewHub(func(desk.Event) ([]byte, error) { return nil, nil }, nil)
+	if h.Connected(7) {
+		t.Fatal("nobody is connected yet")
+	}
+	a, b := h.Present(7), h.Present(7)
+	a()
+	a() // releasing twice counts once
+	if !h.Connected(7) {
+		t.Fatal("one of two sockets is still open")
+	}
+	b()
+	if h.Connected(7) {
+		t.Fatal("all sockets closed")
+	}
+}

@@ -36,6 +36,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/tamlink/tamlink/internal/desk"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -122,7 +124,16 @@ func OpenDSN(ctx context.Context, driver, dsn string) (*DB, error) {
 		sqlDB.Close()
 		return nil, err
 	}
-	return &DB{store: store{db: sqlDB, q: sqlDB, d: d}, sqlDB: sqlDB}, nil
+	if err := migrateRiver(ctx, sqlDB, d); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	jobs, err := newInserter(sqlDB, d)
+	if err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return &DB{store: store{db: sqlDB, q: sqlDB, d: d, jobs: jobs}, sqlDB: sqlDB}, nil
 }
 
 // Close closes the database. On SQLite it first lets the query planner
@@ -154,6 +165,7 @@ type store struct {
 	q    queryer
 	d    dialect
 	inTx bool
+	jobs *river.Client[*sql.Tx] // insert-only: enqueues notification deliveries (queue.go)
 }
 
 // Atomic runs fn in a transaction (BEGIN IMMEDIATE on SQLite). fn's error is
@@ -181,7 +193,7 @@ func (s *store) Atomic(ctx context.Context, fn func(desk.Store) error) error {
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(&store{db: s.db, q: tx, d: s.d, inTx: true}); err != nil {
+	if err := fn(&store{db: s.db, q: tx, d: s.d, inTx: true, jobs: s.jobs}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -142,17 +142,35 @@ func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request) {
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 	pw := r.PostFormValue("password")
 	next := localPath(r.PostFormValue("next"), "/console")
+	keys := []string{"acct:" + email, "ip:" + clientIP(r)}
+	again := func(status int, msg string) {
+		s.page(w, r, status, "console_login", pageData{Title: "tamlink console – sign in", Message: msg, Data: map[string]string{"Next": next, "Email": email}})
+	}
+	at := time.Now()
+	if d := s.logins.wait(at, keys...); d > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+1)))
+		again(http.StatusTooManyRequests, "Too many failed sign-ins. Try again in "+d.Round(time.Second).String()+".")
+		return
+	}
+	if !s.logins.acquire() {
+		w.Header().Set("Retry-After", "1")
+		again(http.StatusServiceUnavailable, "The desk is busy signing others in. Try again in a moment.")
+		return
+	}
 	st, err := s.svc.Store.StaffByEmail(r.Context(), email)
 	ok := err == nil && password.Verify(pw, st.PasswordHash)
 	if err != nil {
 		// Spend the same time on unknown accounts, so timing does not reveal which exist.
 		password.Verify(pw, dummyHash)
 	}
+	s.logins.release()
 	if !ok {
-		s.log.Info("console sign-in refused", "remote", r.RemoteAddr)
-		s.page(w, r, http.StatusUnauthorized, "console_login", pageData{Title: "tamlink console – sign in", Message: "Wrong e-mail or password.", Data: map[string]string{"Next": next, "Email": email}})
+		s.logins.fail(at, keys...)
+		s.log.Info("console sign-in refused", "remote", clientIP(r))
+		again(http.StatusUnauthorized, "Wrong e-mail or password.")
 		return
 	}
+	s.logins.succeed(keys[0])
 	tok, hash := newToken("tlc_")
 	now := time.Now().UTC()
 	sess := desk.Session{TokenHash: hash, Kind: desk.SessionConsole, StaffID: st.ID, CSRF: randomString(24), CreatedAt: now, ExpiresAt: now.Add(s.cfg.ConsoleSessionTTL)}
@@ -272,6 +290,7 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, cs *consoleSe
 	}
 	s.page(w, r, http.StatusOK, "console_org", pageData{Title: org.Name + " – tamlink console", Console: cs, Data: map[string]any{
 		"Org": org, "Users": users, "Staff": staff, "AllStaff": allStaff, "Tickets": tickets, "Channels": s.orgChannels(r, id), "InviteURL": inviteURL,
+		"Notify": s.orgNotifyData(r, cs, id, s.orgChannels(r, id)), // notifications.go
 	}})
 }
 
@@ -332,7 +351,7 @@ func (s *Server) consoleTicket(w http.ResponseWriter, r *http.Request, cs *conso
 		return
 	}
 	org, _ := s.svc.Store.OrgByID(ctx, t.OrgID)
-	staff, _ := s.svc.Store.ListStaff(ctx)
+	staff, _ := s.svc.StaffServing(ctx, t.OrgID)
 	s.page(w, r, http.StatusOK, "console_ticket", pageData{Title: t.Title + " – tamlink console", Console: cs, Data: map[string]any{
 		"Ticket": t, "Events": evs, "Org": org, "Staff": staff,
 	}})
@@ -382,7 +401,7 @@ func (s *Server) consoleChannels(w http.ResponseWriter, r *http.Request, cs *con
 }
 
 func (s *Server) renderChannels(w http.ResponseWriter, r *http.Request, cs *consoleSession, status int, msg, formErr string) {
-	chs, err := s.svc.Channels(r.Context())
+	chs, err := s.visibleChannels(r, cs)
 	if err != nil {
 		s.consoleFail(w, r, cs, err)
 		return
@@ -390,6 +409,29 @@ func (s *Server) renderChannels(w http.ResponseWriter, r *http.Request, cs *cons
 	s.page(w, r, status, "console_channels", pageData{Title: "Channels – tamlink console", Console: cs, Message: msg, Data: map[string]any{
 		"Channels": chs, "Error": formErr, "Org": r.PostFormValue("org"), "Domain": s.domain(), "PublicURL": s.public.String(),
 	}})
+}
+
+// visibleChannels lists the channels of the organisations cs may see.
+func (s *Server) visibleChannels(r *http.Request, cs *consoleSession) ([]desk.Channel, error) {
+	chs, err := s.svc.Channels(r.Context())
+	if err != nil || cs.Admin {
+		return chs, err
+	}
+	orgs, err := s.svc.VisibleOrgs(r.Context(), cs.actor)
+	if err != nil {
+		return nil, err
+	}
+	ok := map[int64]bool{}
+	for _, o := range orgs {
+		ok[o.ID] = true
+	}
+	var out []desk.Channel
+	for _, c := range chs {
+		if ok[c.OrgID] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) consoleAddChannel(w http.ResponseWriter, r *http.Request, cs *consoleSession) {
@@ -419,6 +461,10 @@ func (s *Server) consoleAddChannel(w http.ResponseWriter, r *http.Request, cs *c
 }
 
 func (s *Server) consoleTestChannel(w http.ResponseWriter, r *http.Request, cs *consoleSession) {
+	if !cs.Admin {
+		s.consoleFail(w, r, cs, desk.Errorf(desk.EForbidden, "only admins test channels"))
+		return
+	}
 	ok, msg := s.testChannel(r, r.PathValue("appId"))
 	if !ok {
 		msg = "Test failed: " + msg

@@ -1,9 +1,13 @@
 package web
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -28,9 +32,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusNotFound, "message", pageData{Title: "Unknown app", Message: "No tamlink channel exists for this app id. Ask your administrator to add it."})
 		return
 	}
+	if !s.loginStart.allow(r) {
+		w.Header().Set("Retry-After", "10")
+		s.page(w, r, http.StatusTooManyRequests, "message", pageData{Title: "Too many sign-ins", Message: "Too many sign-ins from this address. Wait a moment and try again."})
+		return
+	}
 	q := r.URL.Query()
+	// The state is bound to this browser by a cookie, so a callback URL
+	// started by someone else cannot sign this browser in as them.
+	binding := randomString(24)
 	st := desk.LoginState{
-		State: randomString(24), AppID: ch.AppID, Nonce: randomString(24), CodeVerifier: oauth2.GenerateVerifier(),
+		State: randomString(24) + "." + bindingHash(binding), AppID: ch.AppID, Nonce: randomString(24), CodeVerifier: oauth2.GenerateVerifier(),
 		ReturnTo: localPath(q.Get("return"), "/teams/"+ch.AppID+"/workbench"), Popup: q.Get("popup") == "1",
 		CreatedAt: time.Now().UTC(),
 	}
@@ -40,6 +52,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusInternalServerError, "message", pageData{Title: "Sign-in unavailable", Message: "Try again in a moment."})
 		return
 	}
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: binding, Path: "/thirdparty/teams/", MaxAge: int(loginTTL.Seconds()),
+		HttpOnly: true, Secure: s.public.Scheme == "https", SameSite: http.SameSiteLaxMode})
 	cfg := s.cfg.Entra.AuthCodeConfig(ch.TenantID, ch.AppID, "", s.redirectURI(ch.AppID))
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(st.CodeVerifier), oauth2.SetAuthURLParam("nonce", st.Nonce), oauth2.SetAuthURLParam("response_mode", "query")}
 	if p := q.Get("prompt"); p == "consent" || p == "login" || p == "select_account" {
@@ -91,7 +105,17 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, "UnknownApp", "No tamlink channel exists for this app id.")
 		return
 	}
-	st, err := s.svc.Store.TakeLoginState(r.Context(), r.Form.Get("state"))
+	state := r.Form.Get("state")
+	bound := false
+	if c, err := r.Cookie(loginCookie); err == nil {
+		_, h, _ := strings.Cut(state, ".")
+		bound = h != "" && subtle.ConstantTimeCompare([]byte(h), []byte(bindingHash(c.Value))) == 1
+	}
+	if !bound {
+		fail(http.StatusBadRequest, "StateDoesNotMatch", "This sign-in was started in another browser or has expired. Close this window and sign in again.")
+		return
+	}
+	st, err := s.svc.Store.TakeLoginState(r.Context(), state)
 	if err != nil || st.AppID != ch.AppID || time.Now().After(st.ExpiresAt) {
 		fail(http.StatusBadRequest, "StateDoesNotMatch", "This sign-in has expired or was already used. Close this window and sign in again.")
 		return
@@ -104,8 +128,13 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		if e == "access_denied" {
 			code = "CancelledByUser"
 		}
-		desc, _, _ := strings.Cut(r.Form.Get("error_description"), "\r\n")
-		fail(http.StatusUnauthorized, code, "Microsoft sign-in did not complete: "+e+" — "+desc)
+		// Only the error code and its AADSTS number are shown: the
+		// description is text anyone can put in a URL.
+		msg := "Microsoft sign-in did not complete (" + safeToken(e) + ")"
+		if m := aadstsRE.FindString(r.Form.Get("error_description")); m != "" {
+			msg += ", " + m
+		}
+		fail(http.StatusUnauthorized, code, msg+". Close this window and try again; if it keeps failing, tell your administrator.")
 		return
 	}
 	secret, err := s.svc.ChannelSecret(ch)
@@ -156,4 +185,26 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("signed in", "app_id", ch.AppID, "user_id", u.ID, "via", "browser")
 	res.OK, res.Session, res.ExpiresAt = true, sess, exp
 	s.page(w, r, http.StatusOK, "callback", pageData{Title: "Signed in", Message: "You are signed in as " + u.Name + ". You can close this window.", Result: res})
+}
+
+const loginCookie = "tamlink_login"
+
+func bindingHash(v string) string {
+	h := sha256.Sum256([]byte("login-binding|" + v))
+	return base64.RawURLEncoding.EncodeToString(h[:16])
+}
+
+var aadstsRE = regexp.MustCompile(`AADSTS[0-9]{4,8}`)
+
+// safeToken keeps an OAuth error code to its documented alphabet.
+func safeToken(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
 }

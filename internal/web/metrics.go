@@ -64,6 +64,15 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		if sw.code == 0 {
 			sw.code = http.StatusOK
 		}
-		s.metrics.requests.WithLabelValues(routeGroup(r.URL.Path), r.Method, strconv.Itoa(sw.code)).Observe(time.Since(start).Seconds())
+		s.metrics.requests.WithLabelValues(routeGroup(r.URL.Path), methodLabel(r.Method), strconv.Itoa(sw.code)).Observe(time.Since(start).Seconds())
 	})
+}
+
+// methodLabel keeps client-chosen methods out of label values.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }

@@ -160,6 +160,10 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub, _ := fs.Sub(assetFS, "assets")
+	if st, err := fs.Stat(sub, name); err != nil || st.IsDir() {
+		http.NotFound(w, r)
+		return
+	}
 	w.Header().Set("Cache-Control", "no-cache")
 	http.ServeFileFS(w, r, sub, name)
 }

@@ -61,6 +61,10 @@ type Server struct {
 	public  *url.URL
 	metrics *metrics
 	teamsJS []byte
+
+	logins     *loginGuard // console password checks
+	loginStart *ipLimiter  // unauthenticated sign-in starts (each writes a row)
+	sockets    *socketCount
 }
 
 // New builds a Server.
@@ -82,7 +86,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.Registry = prometheus.NewRegistry()
 		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, mux: http.NewServeMux(), public: pu, metrics: newMetrics(cfg.Registry)}
+	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, mux: http.NewServeMux(), public: pu, metrics: newMetrics(cfg.Registry),
+		logins: newLoginGuard(), loginStart: newIPLimiter(60, 30), sockets: newSocketCount()}
 	if cfg.TeamsJSPath != "" {
 		if s.teamsJS, err = os.ReadFile(cfg.TeamsJSPath); err != nil {
 			s.log.Warn("teams-js bundle not readable; the workbench will only offer browser sign-in", "path", cfg.TeamsJSPath, "err", err)
@@ -133,6 +138,7 @@ func (s *Server) routes() {
 
 	s.consoleRoutes()
 	s.adminRoutes()
+	s.notificationRoutes() // notifications.go
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

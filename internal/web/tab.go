@@ -123,9 +123,11 @@ func (s *Server) sso(w http.ResponseWriter, r *http.Request) {
 			reason = string(ve.Reason)
 		}
 		s.metrics.ssoTotal.WithLabelValues("rejected_" + reason).Inc()
+		// The detail (expected audiences, the tenant's key URL) stays in the
+		// log: an anonymous caller learns only the reason code.
 		s.log.Info("sso token refused", "app_id", ch.AppID, "reason", reason, "err", err)
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeJSON(w, http.StatusUnauthorized, apiError{Error: "invalid_token", Reason: reason, Message: "the Teams sign-in token was refused: " + err.Error()})
+		writeJSON(w, http.StatusUnauthorized, apiError{Error: "invalid_token", Reason: reason, Message: "the Teams sign-in token was refused (" + reason + ")"})
 		return
 	}
 	secret, err := s.svc.ChannelSecret(ch)
@@ -184,9 +186,16 @@ func (s *Server) oboFailed(w http.ResponseWriter, r *http.Request, ch desk.Chann
 				Message: "Microsoft needs you to approve access before tamlink can read your profile", LoginURL: loginURL})
 			return
 		}
+		if userSideAADSTS[ae.AADSTS()] {
+			// The token or its user, not the channel, is at fault.
+			s.metrics.ssoTotal.WithLabelValues("rejected_obo").Inc()
+			writeJSON(w, http.StatusUnauthorized, apiError{Error: "invalid_token", Reason: "AADSTS" + strconv.Itoa(ae.AADSTS()),
+				Message: "Microsoft refused the Teams sign-in token; get a fresh one and try again"})
+			return
+		}
 		s.metrics.ssoTotal.WithLabelValues("channel_broken").Inc()
 		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "channel_misconfigured", Reason: "AADSTS" + strconv.Itoa(ae.AADSTS()),
-			Message: "this organisation's tamlink channel is misconfigured (" + ae.Error() + "); ask your administrator to run tamlink doctor"})
+			Message: "this organisation's tamlink channel is misconfigured; ask your administrator to run tamlink doctor"})
 		return
 	}
 	s.metrics.ssoTotal.WithLabelValues("obo_failed").Inc()
@@ -462,3 +471,7 @@ func (s *Server) tabAcceptInvite(w http.ResponseWriter, r *http.Request, tc tabC
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// userSideAADSTS are on-behalf-of refusals caused by the presented token or
+// its user (expired or foreign assertion, user gone), not by the channel.
+var userSideAADSTS = map[int]bool{50013: true, 500133: true, 50034: true, 50053: true, 50057: true, 240002: true}

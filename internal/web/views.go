@@ -166,6 +166,8 @@ type liveFrame struct {
 	Ticket  *ticketView  `json:"ticket,omitempty"`
 	Event   *eventView   `json:"event,omitempty"`
 	User    *userView    `json:"user,omitempty"`
+	// Notification is sent to its user only (see tabLive).
+	Notification *notificationView `json:"notification,omitempty"`
 }
 
 // EncodeEvent is the live hub's encoder.
@@ -186,6 +188,10 @@ func EncodeEvent(ev desk.Event) ([]byte, error) {
 	if ev.User != nil {
 		u := userOf(*ev.User)
 		f.User = &u
+	}
+	if ev.Notification != nil {
+		n := notificationOf(*ev.Notification)
+		f.Notification = &n
 	}
 	return json.Marshal(f)
 }

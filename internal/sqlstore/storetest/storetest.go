@@ -46,6 +46,11 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) desk.Store) {
 		{"Atomic", testAtomic},
 		{"Times", testTimes},
 		{"Concurrency", testConcurrency},
+		{"Notifications", testNotifications},
+		{"Deliveries", testDeliveries},
+		{"NotifySettings", testNotifySettings},
+		{"SLAWarnings", testSLAWarnings},
+		{"TeamsReach", testTeamsReach},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

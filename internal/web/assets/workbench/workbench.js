@@ -14,6 +14,9 @@
 "use strict";
 
 (() => {
+  // The fragment as the page was opened (#ticket=ID deep links); sign-in
+  // may replace it (#session=...) before add-on scripts run.
+  const initialHash = location.hash;
   // ---------------------------------------------------------------- constants
 
   const TEAMS_INIT_TIMEOUT_MS = 3000; // the SDK's own time-out is far longer
@@ -456,6 +459,8 @@
       theme: app.theme || "default",
       frameContext: (ctx && ctx.page && ctx.page.frameContext) || "",
       loginHint: (ctx && ctx.user && ctx.user.loginHint) || "",
+      // A deep link's subEntityId (e.g. "ticket-42"), see window.tamlink.
+      subPageId: (ctx && ctx.page && ctx.page.subPageId) || "",
     };
     try {
       mt.app.registerOnThemeChangeHandler((theme) => applyTheme(theme));
@@ -602,6 +607,7 @@
     if (state.notice) nodes.statusDismiss.hidden = false;
     connectLive();
     resendFailed();
+    hooks.emit("ready");
   }
 
   // sessionRejected handles a 401 (or a 4401 socket close) for token.
@@ -1469,6 +1475,7 @@
       return;
     }
     if (!f || typeof f !== "object") return;
+    hooks.emit("frame", f);
     switch (f.type) {
       case "ready":
         state.live.attempts = 0;
@@ -1614,6 +1621,54 @@
       await startSignIn();
     }
   }
+
+  // ---------------------------------------------------------- add-on hook
+  //
+  // window.tamlink is the small, stable surface add-on scripts (such as
+  // notifications.js, the notification centre) use instead of reaching into
+  // this file:
+  //   request(method, path, body) -> Promise   the tab API, with the session
+  //   on("frame", fn)   every live frame (parsed), including unknown types
+  //   on("ready", fn)   the workbench is signed in and loaded (again after a
+  //                     re-sign-in); called at once if it already is
+  //   openTicket(id)    switch to Tickets and open ticket id
+  //   teams             Teams context hints ({subPageId, locale, ...}) or null
+  //   initialHash       location.hash as the page was opened
+  //   isReady()         whether the workbench is loaded
+  // on() returns a function that unsubscribes.
+  const hooks = {
+    listeners: { frame: new Set(), ready: new Set() },
+    emit(kind, arg) {
+      for (const fn of this.listeners[kind]) {
+        try {
+          fn(arg);
+        } catch (e) {
+          console.error("tamlink hook", kind, e); // an add-on must not break the workbench
+        }
+      }
+    },
+  };
+  window.tamlink = Object.freeze({
+    request: (method, path, body) => request(method, path, body),
+    on(kind, fn) {
+      const set = hooks.listeners[kind];
+      if (!set || typeof fn !== "function") throw new Error("tamlink.on: unknown event " + kind);
+      set.add(fn);
+      if (kind === "ready" && state.phase === "ready") fn();
+      return () => set.delete(fn);
+    },
+    openTicket(id) {
+      const n = idNum(id);
+      if (!n) return;
+      switchTab("tickets");
+      openTicket(n);
+    },
+    get teams() {
+      return state.teams;
+    },
+    initialHash,
+    isReady: () => state.phase === "ready",
+  });
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", main, { once: true });

@@ -1,0 +1,87 @@
+package cli_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tamlink/tamlink/internal/desk"
+	"github.com/tamlink/tamlink/internal/password"
+)
+
+// Regression tests for the findings of the security review.
+
+func TestConsoleLoginBackOff(t *testing.T) {
+	d := startDemo(t)
+	c := noRedirect(mustJar())
+	post := func(pw string) int {
+		resp, err := c.PostForm(d.URL+"/console/login", url.Values{"email": {d.StaffEmail}, "password": {pw}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := 0; i < 5; i++ {
+		if code := post("wrong password!"); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, code)
+		}
+	}
+	// Locked out now, even with the right password.
+	if code := post(d.StaffPassword); code != http.StatusTooManyRequests {
+		t.Fatalf("after 5 failures: %d, want 429", code)
+	}
+}
+
+func TestMetricsMethodLabelBounded(t *testing.T) {
+	d := startDemo(t)
+	for _, m := range []string{"ZZ1", "ZZ2", "BREW"} {
+		req, _ := http.NewRequest(m, d.URL+"/healthz", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	resp, _ := http.Get(d.URL + "/metrics")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(body), "ZZ1") || strings.Contains(string(body), "BREW") {
+		t.Fatal("client-chosen methods became metric labels")
+	}
+}
+
+func TestAgentSeesOnlyOwnChannels(t *testing.T) {
+	d := startDemo(t)
+	ctx := context.Background()
+	hash, _ := password.Hash("agent-password-1")
+	if _, err := d.Service.AddStaff(ctx, "agent@desk.example", "Agent", hash, false); err != nil {
+		t.Fatal(err)
+	}
+	c := noRedirect(mustJar())
+	resp, err := c.PostForm(d.URL+"/console/login", url.Values{"email": {"agent@desk.example"}, "password": {"agent-password-1"}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("agent login: %v %v", err, resp)
+	}
+	_, page := get(t, c, d.URL+"/console/channels")
+	if strings.Contains(page, d.AppID) || strings.Contains(page, d.TenantID) {
+		t.Fatal("an unassigned agent sees Contoso's channel")
+	}
+	m := csrfRE.FindStringSubmatch(page)
+	resp, _ = c.PostForm(d.URL+"/console/channels/"+d.AppID+"/test", url.Values{"csrf": {m[1]}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("agent tested another organisation's channel: %d", resp.StatusCode)
+	}
+}
+
+func TestOrgNotMergedAcrossTenants(t *testing.T) {
+	d := startDemo(t)
+	_, err := d.Service.AddChannel(context.Background(), desk.ChannelConfig{
+		AppID: "cccccccc-0000-4000-8000-0000000000a1", AppSecret: "x~secret", TenantID: "cccccccc-0000-4000-8000-00000000000c",
+		TeamsPublishedAppID: "cccccccc-0000-4000-8000-0000000000b1"}, "Contoso Ltd", time.Time{})
+	if desk.ErrorCode(err) != desk.EConflict || desk.ErrorField(err) != "org" {
+		t.Fatalf("second tenant joined Contoso: %v", err)
+	}
+}

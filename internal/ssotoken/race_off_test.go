@@ -1,0 +1,5 @@
+//go:build !race
+
+package ssotoken
+
+const raceEnabled = false
