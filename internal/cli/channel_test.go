@@ -101,6 +101,11 @@ func TestChannelCommands(t *testing.T) {
 		t.Fatal("removed channel still shown")
 	}
 	assertNoPlaintext(t, dir, chSecret)
+	for _, f := range []string{"tamlink.db", "secret.key"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, mode %v; want 0600", f, err, st.Mode())
+		}
+	}
 }
 
 // assertNoPlaintext scans every file under dir (database, WAL, key, …).

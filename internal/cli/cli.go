@@ -71,6 +71,8 @@ Usage:
   tamlink staff list     --data DIR
   tamlink staff token    --data DIR --email E [--days N]   mint an admin API token
   tamlink staff assign   --data DIR --email E --org NAME
+  tamlink bench notify   [--tenants N] [--notifications M] [--fault-rate F] [--emulator URL] [--data DIR] [--resume]
+  tamlink emulator       [--listen ADDR]   the Microsoft emulator alone, with its control API (for bench notify)
 
 Environment: TAMLINK_DATA, TAMLINK_LISTEN, TAMLINK_PUBLIC_URL, TAMLINK_SECRET_KEY (64 hex digits; else DIR/secret.key),
 TAMLINK_TEAMS_JS (path of @microsoft/teams-js's dist/umd/MicrosoftTeams.min.js), TAMLINK_LOG_FORMAT (text|json).
@@ -172,6 +174,14 @@ func open(ctx context.Context, dir string, createKey bool, log *slog.Logger) (*o
 	db, err := sqlstore.Open(ctx, dir)
 	if err != nil {
 		return nil, err
+	}
+	// The database holds every conversation and the staff password hashes:
+	// keep it private even if the operator made the directory readable.
+	for _, f := range []string{"tamlink.db", "tamlink.db-wal", "tamlink.db-shm", "secret.key"} {
+		if err := os.Chmod(filepath.Join(dir, f), 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			db.Close()
+			return nil, err
+		}
 	}
 	// Invite links are signed with a key derived from the secret key, so one
 	// key file is all an operator backs up.
