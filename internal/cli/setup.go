@@ -68,10 +68,10 @@ func runSetup(ctx context.Context, args []string, env Env) error {
 	republish := fs.Bool("republish", false, "upload the Teams app package again with a higher version")
 	pkgOut := fs.String("package-out", "", "also write the published app package to this file")
 	register := fs.String("register", "", "tamlink server URL: post the channel to its admin API")
-	token := fs.String("token", "", "admin API token for --register (default TAMLINK_ADMIN_TOKEN; mint one with `tamlink staff token`)")
+	token := fs.String("token", "", "admin API token for --register (default TAMLINK_ADMIN_TOKEN; mint one with: tamlink staff token --email ADMIN)")
 	org := fs.String("org", "", "customer organisation name for --register")
 	out := fs.String("out", "", "write the channel JSON to this file (mode 0600) instead of standard output")
-	dryRun := fs.Bool("dry-run", false, "print every request setup would send, send no writes, do not sign in")
+	dryRun := fs.Bool("dry-run", false, "print every request setup would send and send no writes; no sign-in unless --read")
 	read := fs.Bool("read", false, "with --dry-run: sign in with read-only permissions and plan against the tenant's current state")
 	clientID := fs.String("client-id", setup.DefaultPublicClientID, "public client of the admin's device-code sign-in")
 	loginURL := fs.String("login-url", "", "identity platform base URL (default https://login.microsoftonline.com or TAMLINK_LOGIN_URL)")
@@ -139,7 +139,11 @@ func runSetup(ctx context.Context, args []string, env Env) error {
 }
 
 func printChannel(env Env, res *setup.Result, out string, dry bool) error {
-	doc := setup.ChannelJSON(res.Channel, dry)
+	// Once the server has the secret, it is shown nowhere else.
+	doc := setup.ChannelJSON(res.Channel, dry || res.Registered)
+	if res.Registered {
+		fmt.Fprintln(env.Stderr, "the channel is registered; its secret went to the server only and is masked below")
+	}
 	w := io.Writer(env.Stdout)
 	if dry {
 		fmt.Fprintf(env.Stdout, "\n%d write request(s) planned. The channel JSON (guide 5.1) would be:\n", res.Writes)
@@ -157,7 +161,7 @@ func printChannel(env Env, res *setup.Result, out string, dry bool) error {
 	if res.SecretNote != "" {
 		fmt.Fprintf(env.Stderr, "note: %s\n", res.SecretNote)
 	}
-	if !res.SecretExpires.IsZero() && !dry {
+	if !res.SecretExpires.IsZero() && !dry && !res.Registered {
 		fmt.Fprintf(env.Stderr, "the secret expires on %s: add the channel with --secret-expires %s so the desk warns in time\n",
 			res.SecretExpires.Format("2006-01-02"), res.SecretExpires.Format("2006-01-02"))
 	}

@@ -119,6 +119,12 @@ func (e *Emulator) handleDeviceCode(w http.ResponseWriter, r *http.Request) {
 		if e.graphx.devices == nil {
 			e.graphx.devices, e.graphx.userCodes = map[string]*deviceAuth{}, map[string]string{}
 		}
+		for code, old := range e.graphx.devices { // forget codes nobody can use any more
+			if e.now().After(old.expires.Add(time.Hour)) {
+				delete(e.graphx.devices, code)
+				delete(e.graphx.userCodes, old.userCode)
+			}
+		}
 		d = &deviceAuth{deviceCode: "DAQABIQEAAA" + randB64(96), userCode: newUserCode(), tenantID: t.ID,
 			clientID: clientID, clientName: name, scope: f.Get("scope"), expires: e.now().Add(deviceCodeLifetime)}
 		e.graphx.devices[d.deviceCode] = d

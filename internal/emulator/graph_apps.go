@@ -779,16 +779,24 @@ func applyAPI(cur *appState, next *App, p props) *graphError {
 		newScopes = append(newScopes, s)
 	}
 	// An enabled scope must be disabled (in an earlier request) before it
-	// is removed or its value changed.
+	// is removed or anything else of it changes; disabling it is the one
+	// change allowed.
 	if cur != nil {
 		for _, old := range cur.Scopes {
 			if !old.Enabled {
 				continue
 			}
 			i := slices.IndexFunc(newScopes, func(s Scope) bool { return strings.EqualFold(s.ID, old.ID) })
-			if i < 0 || newScopes[i].Value != old.Value {
-				return &graphError{http.StatusBadRequest, "CannotDeleteOrUpdateEnabledEntitlement",
-					"Permission (scope or role) cannot be deleted or updated unless disabled first."}
+			if i < 0 {
+				return errEnabledEntitlement()
+			}
+			n, o := newScopes[i], old
+			n.Enabled, o.Enabled = true, true
+			if o.Type == "" {
+				o.Type = "User"
+			}
+			if n != o {
+				return errEnabledEntitlement()
 			}
 		}
 	}
@@ -842,6 +850,11 @@ func applyAPI(cur *appState, next *App, p props) *graphError {
 		next.PreAuthorizedScopes[cl] = byClient[cl]
 	}
 	return nil
+}
+
+func errEnabledEntitlement() *graphError {
+	return &graphError{http.StatusBadRequest, "CannotDeleteOrUpdateEnabledEntitlement",
+		"Permission (scope or role) cannot be deleted or updated unless disabled first."}
 }
 
 // applyRequiredAccess replaces requiredResourceAccess (Microsoft Graph's
@@ -1762,7 +1775,11 @@ type GraphRequest struct {
 	Method string
 	Path   string // path and query, relative to GraphURL()
 	Status int
+	Tenant string // the caller's tenant ("" when the token was refused)
 }
+
+// maxGraphRequests bounds the request log.
+const maxGraphRequests = 10000
 
 // Write reports whether the request asked for a change.
 func (g GraphRequest) Write() bool { return g.Method != http.MethodGet && g.Method != http.MethodHead }
@@ -1851,13 +1868,17 @@ type graphHandler func(w http.ResponseWriter, r *http.Request, c *graphCaller) *
 func (e *Emulator) gx(h graphHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w}
+		tenant := ""
 		defer func() {
 			path := strings.TrimPrefix(r.URL.Path, "/graph")
 			if r.URL.RawQuery != "" {
 				path += "?" + r.URL.RawQuery
 			}
 			e.mu.Lock()
-			e.graphx.requests = append(e.graphx.requests, GraphRequest{Method: r.Method, Path: path, Status: rec.status})
+			if len(e.graphx.requests) >= maxGraphRequests { // a long demo keeps the newest
+				e.graphx.requests = slices.Delete(e.graphx.requests, 0, len(e.graphx.requests)-maxGraphRequests+1)
+			}
+			e.graphx.requests = append(e.graphx.requests, GraphRequest{Method: r.Method, Path: path, Status: rec.status, Tenant: tenant})
 			e.mu.Unlock()
 		}()
 		e.mu.Lock()
@@ -1876,6 +1897,7 @@ func (e *Emulator) gx(h graphHandler) http.HandlerFunc {
 		}
 		c, ge := e.authenticateGraph(r)
 		if ge == nil {
+			tenant = c.tenant.ID
 			ge = h(rec, r, c)
 		}
 		if ge != nil {

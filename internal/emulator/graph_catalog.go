@@ -133,7 +133,7 @@ func (d *teamsAppDef) json() teamsAppDefJSON {
 	return teamsAppDefJSON{ID: d.id, TeamsAppID: d.teamsAppID, DisplayName: d.displayName, Version: d.version,
 		PublishingState: d.state, ShortDescription: d.shortDescription, Description: d.description,
 		LastModifiedDateTime: graphTime(d.modified),
-		Authorization: map[string]any{"clientAppId": nil,
+		Authorization: map[string]any{"clientAppId": nullable(d.entraAppID),
 			"requiredPermissionSet": map[string]any{"resourceSpecificPermissions": []any{}}}}
 }
 

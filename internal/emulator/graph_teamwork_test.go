@@ -125,7 +125,9 @@ func notification(activityType string, chain int64) map[string]any {
 	}
 }
 
-func sendPath(user string) string { return "/v1.0/users/" + user + "/teamwork/sendActivityNotification" }
+func sendPath(user string) string {
+	return "/v1.0/users/" + user + "/teamwork/sendActivityNotification"
+}
 func installPath(user string) string {
 	return "/v1.0/users/" + user + "/teamwork/installedApps"
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // The tenant's Teams app catalog (graph-api.md section 2). Publishing and
@@ -30,6 +31,10 @@ type TeamsAppDefinition struct {
 	PublishingState  string `json:"publishingState"` // submitted, published, rejected
 	ShortDescription string `json:"shortDescription"`
 	Description      string `json:"description"`
+	// Authorization.ClientAppID is the Entra app of webApplicationInfo.
+	Authorization struct {
+		ClientAppID string `json:"clientAppId"`
+	} `json:"authorization"`
 }
 
 // Latest returns the newest definition (Graph lists them oldest first), or
@@ -58,6 +63,23 @@ func (c *Client) TeamsAppByExternalID(ctx context.Context, externalID string) (*
 // TeamsAppByID finds a catalog app by its catalog id (nil if none).
 func (c *Client) TeamsAppByID(ctx context.Context, id string) (*TeamsApp, error) {
 	return c.teamsApps(ctx, "id eq "+Quote(id))
+}
+
+// TeamsAppByClientAppID finds the org catalog app whose package names Entra
+// app appID in webApplicationInfo (nil if none): how a package uploaded
+// by hand, with a manifest id of its own, is found.
+func (c *Client) TeamsAppByClientAppID(ctx context.Context, appID string) (*TeamsApp, error) {
+	var out list[TeamsApp]
+	err := c.Do(ctx, http.MethodGet, "/v1.0/appCatalogs/teamsApps"+Query("$filter", "distributionMethod eq 'organization'", "$expand", "appDefinitions"), nil, &out)
+	if err != nil {
+		return nil, err
+	}
+	for i, a := range out.Value {
+		if l := a.Latest(); l != nil && strings.EqualFold(l.Authorization.ClientAppID, appID) {
+			return &out.Value[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // PublishTeamsApp uploads an app package to the org catalog. With

@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"math"
 	"strconv"
+	"sync"
 
 	"github.com/tamlink/tamlink/internal/desk"
 )
@@ -17,9 +18,22 @@ const (
 	OutlineSize = 32
 )
 
+// generated caches the icons drawn so far (they depend on the accent
+// colour only).
+var generated sync.Map // key -> []byte
+
 // ColorIcon draws the 192×192 colour icon: a white speech bubble on the
 // accent colour.
 func ColorIcon(accent string) []byte {
+	if b, ok := generated.Load("color" + accent); ok {
+		return bytes.Clone(b.([]byte))
+	}
+	b := drawColorIcon(accent)
+	generated.Store("color"+accent, b)
+	return bytes.Clone(b)
+}
+
+func drawColorIcon(accent string) []byte {
 	bg := parseHex(accent)
 	img := image.NewNRGBA(image.Rect(0, 0, ColorSize, ColorSize))
 	for y := range ColorSize {
@@ -34,9 +48,14 @@ func ColorIcon(accent string) []byte {
 // OutlineIcon draws the 32×32 outline icon: the bubble's outline in white on
 // a transparent background, as Teams requires.
 func OutlineIcon() []byte {
+	if b, ok := generated.Load("outline"); ok {
+		return bytes.Clone(b.([]byte))
+	}
 	img := image.NewNRGBA(image.Rect(0, 0, OutlineSize, OutlineSize))
 	drawBubble(img, OutlineSize, true, color.NRGBA{255, 255, 255, 255})
-	return encodePNG(img)
+	b := encodePNG(img)
+	generated.Store("outline", b)
+	return bytes.Clone(b)
 }
 
 // drawBubble paints a rounded speech bubble with a tail, filled or as a

@@ -30,17 +30,18 @@ type Client struct {
 
 // PreAuthorizedClients are the guide's eight clients (3.1 step 6) plus the
 // host Microsoft documents besides them (Outlook mobile,
-// teams-sso-and-manifest.md §1.4).
+// teams-sso-and-manifest.md §1.4). Names are Microsoft's; where the guide's
+// table labels an id differently, its label follows.
 var PreAuthorizedClients = []Client{
-	{"1fec8e78-bce4-4aaf-ab1b-5451cc387264", "Teams desktop and mobile"},
-	{"5e3ce6c0-2b1f-4285-8d4b-75ee78787346", "Teams web"},
-	{"d3590ed6-52b3-4102-aeff-aad2292ab01c", "Microsoft Office (Microsoft 365 mobile, Outlook desktop)"},
+	{"1fec8e78-bce4-4aaf-ab1b-5451cc387264", "Teams desktop and mobile (the guide: Teams Web)"},
+	{"5e3ce6c0-2b1f-4285-8d4b-75ee78787346", "Teams web (the guide: Teams Desktop)"},
+	{"d3590ed6-52b3-4102-aeff-aad2292ab01c", "Microsoft 365 mobile and Outlook desktop (the guide: Microsoft Office)"},
 	{"00000002-0000-0ff1-ce00-000000000000", "Office 365 Exchange Online"},
-	{"bc59ab01-8403-45c6-8796-ac3ef710b3e3", "Outlook web"},
-	{"0ec893e0-5785-4de6-99da-4ed124e5296c", "Microsoft 365 desktop (the guide: Outlook web)"},
-	{"4765445b-32c6-49b0-83e6-1d93765276ca", "Microsoft 365 web (the guide: Outlook mobile)"},
+	{"bc59ab01-8403-45c6-8796-ac3ef710b3e3", "Outlook web (the guide: Outlook Desktop)"},
+	{"0ec893e0-5785-4de6-99da-4ed124e5296c", "Microsoft 365 desktop (the guide: Outlook Web)"},
+	{"4765445b-32c6-49b0-83e6-1d93765276ca", "Microsoft 365 web (the guide: Outlook Mobile)"},
 	{"4345a7b9-9a63-4910-a426-35363201d503", "Office mobile"},
-	{"27922004-5251-4030-b22d-91ecd9a37ea4", "Outlook mobile"},
+	{"27922004-5251-4030-b22d-91ecd9a37ea4", "Outlook mobile (not in the guide; Microsoft's Teams SSO documentation lists it)"},
 }
 
 // ClientName names a pre-authorized client id.

@@ -81,8 +81,19 @@ func (r *Report) WriteText(w io.Writer) {
 		subject = append(subject, "package "+r.Package)
 	}
 	fmt.Fprintf(w, "tamlink doctor: %s\n", strings.Join(subject, ", "))
-	for _, f := range r.Findings {
+	for i := 0; i < len(r.Findings); i++ {
+		f := r.Findings[i]
 		label := map[Severity]string{Fault: "FAULT", Warning: "warning", OK: "ok", Skipped: "skipped"}[f.Severity]
+		if f.Severity == Skipped {
+			// Checks skipped for the same reason share one line.
+			checks := []string{f.Check}
+			for i+1 < len(r.Findings) && r.Findings[i+1].Severity == Skipped && r.Findings[i+1].Message == f.Message {
+				i++
+				checks = append(checks, r.Findings[i].Check)
+			}
+			fmt.Fprintf(w, "  %-8s %s: %s\n", label, strings.Join(checks, ", "), f.Message)
+			continue
+		}
 		fmt.Fprintf(w, "  %-8s %-26s %s\n", label, f.Check, f.Message)
 		if f.Fix != "" && (f.Severity == Fault || f.Severity == Warning) {
 			fmt.Fprintf(w, "  %-8s %-26s fix: %s\n", "", "", f.Fix)
@@ -514,6 +525,12 @@ func (d *doctor) catalog(ctx context.Context) {
 		externalID = strings.ToLower(c.Package.Manifest.ID)
 	}
 	app, err := c.Admin.TeamsAppByExternalID(ctx, externalID)
+	if err == nil && app == nil && c.Package == nil {
+		// Not tamlink's default manifest id: a package made by hand.
+		if app, err = c.Admin.TeamsAppByClientAppID(ctx, c.AppID); app != nil {
+			externalID = app.ExternalID
+		}
+	}
 	if err != nil {
 		rep.add("catalog", Fault, "sign in as a Teams administrator (AppCatalog.Read.All)", "cannot read the app catalog: %s", graphErr(err))
 		return

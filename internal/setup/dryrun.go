@@ -52,8 +52,13 @@ func (d *DryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method == http.MethodGet {
 		if d.Next != nil && !placeholder {
 			req.Body = nil
-			return d.Next.RoundTrip(req)
+			resp, err := d.Next.RoundTrip(req)
+			if err == nil {
+				fmt.Fprintf(d.Out, "      read: GET %s → %d\n", displayURL(req), resp.StatusCode)
+			}
+			return resp, err
 		}
+		fmt.Fprintf(d.Out, "      read: GET %s (not sent: answered as a tenant without tamlink's objects)\n", displayURL(req))
 		return d.emptyTenant(req)
 	}
 	d.mu.Lock()
@@ -98,13 +103,20 @@ func describeBody(ct string, body []byte) string {
 	if json.Unmarshal(body, &v) != nil {
 		return string(body)
 	}
-	mask(v)
+	if !mask(v) {
+		var buf bytes.Buffer
+		if json.Indent(&buf, body, "", "  ") == nil {
+			return buf.String() // as sent, members in the order sent
+		}
+	}
 	out, _ := json.MarshalIndent(v, "", "  ")
 	return string(out)
 }
 
-// mask hides secret values anywhere in a JSON value.
-func mask(v any) {
+// mask hides secret values anywhere in a JSON value; it reports whether
+// it hid any.
+func mask(v any) bool {
+	hid := false
 	switch x := v.(type) {
 	case map[string]any:
 		for k, val := range x {
@@ -112,16 +124,18 @@ func mask(v any) {
 			case "secrettext", "appsecret", "client_secret", "password":
 				if s, ok := val.(string); ok && s != "" {
 					x[k] = "********"
+					hid = true
 				}
 			default:
-				mask(val)
+				hid = mask(val) || hid
 			}
 		}
 	case []any:
 		for _, e := range x {
-			mask(e)
+			hid = mask(e) || hid
 		}
 	}
+	return hid
 }
 
 func jsonResponse(req *http.Request, status int, v any) (*http.Response, error) {
@@ -209,5 +223,6 @@ func displayURL(req *http.Request) string {
 	if req.URL.RawQuery != "" {
 		u += "?" + req.URL.RawQuery
 	}
-	return u
+	u = strings.ReplaceAll(u, placeholderAppGUID, "{appId}")
+	return strings.ReplaceAll(u, placeholderTeamsGUID, "{teams-app-id}")
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/tamlink/tamlink/internal/emulator"
 	"github.com/tamlink/tamlink/internal/graph"
 )
@@ -23,10 +24,11 @@ const (
 
 // world is an emulated tenant with an admin, served over HTTP in-process.
 type world struct {
-	t   *testing.T
-	e   *emulator.Emulator
-	srv *httptest.Server
-	log *syncBuffer
+	t      *testing.T
+	e      *emulator.Emulator
+	srv    *httptest.Server
+	log    *syncBuffer
+	tenant string
 }
 
 type syncBuffer struct {
@@ -51,10 +53,26 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	mux.Handle("/emulator/", http.StripPrefix("/emulator", e.Handler()))
-	must(t, e.AddTenant(emulator.Tenant{ID: tenantID, DisplayName: "Contoso", Domain: "contoso.onmicrosoft.com"}))
-	must(t, e.AddUser(tenantID, emulator.User{ObjectID: adminOID, DisplayName: "Ada Admin", UserPrincipalName: "ada@contoso.onmicrosoft.com"}))
-	must(t, e.AddUser(tenantID, emulator.User{ObjectID: userOID, DisplayName: "Uma User", UserPrincipalName: "uma@contoso.onmicrosoft.com"}))
-	return &world{t: t, e: e, srv: srv, log: &syncBuffer{}}
+	w := &world{t: t, e: e, srv: srv, log: &syncBuffer{}, tenant: tenantID}
+	w.addTenant(tenantID, "contoso")
+	return w
+}
+
+func (w *world) addTenant(id, name string) {
+	w.t.Helper()
+	must(w.t, w.e.AddTenant(emulator.Tenant{ID: id, DisplayName: name, Domain: name + ".onmicrosoft.com"}))
+	must(w.t, w.e.AddUser(id, emulator.User{ObjectID: adminOID, DisplayName: "Ada Admin", UserPrincipalName: "ada@" + name + ".onmicrosoft.com"}))
+	must(w.t, w.e.AddUser(id, emulator.User{ObjectID: userOID, DisplayName: "Uma User", UserPrincipalName: "uma@" + name + ".onmicrosoft.com"}))
+}
+
+// fork is a fresh tenant in the same emulator (one signing key for many
+// subtests keeps them fast).
+func (w *world) fork(t *testing.T) *world {
+	t.Helper()
+	id := uuid.NewString()
+	f := &world{t: t, e: w.e, srv: w.srv, log: &syncBuffer{}, tenant: id}
+	f.addTenant(id, "t"+strings.ReplaceAll(id, "-", "")[:12])
+	return f
 }
 
 func must(t *testing.T, err error) {
@@ -69,7 +87,7 @@ func noSleep(context.Context, time.Duration) error { return nil }
 // signIn runs the device-code flow, approving as the admin.
 func (w *world) signIn(scopes []string) *Token {
 	w.t.Helper()
-	d := &DeviceLogin{LoginURL: w.e.LoginURL(), Tenant: tenantID, Scopes: scopes, Sleep: noSleep,
+	d := &DeviceLogin{LoginURL: w.e.LoginURL(), Tenant: w.tenant, Scopes: scopes, Sleep: noSleep,
 		Prompt: func(dc DeviceCode) {
 			if !strings.Contains(dc.Message, dc.UserCode) {
 				w.t.Errorf("prompt %q lacks the code", dc.Message)
@@ -94,7 +112,7 @@ func (w *world) graph(tok *Token) *graph.Client {
 // setup runs tamlink setup against the emulator.
 func (w *world) setup(mod func(*Config)) (*Result, error) {
 	w.t.Helper()
-	cfg := Config{Tenant: tenantID, Domain: domain, Graph: w.graph(w.signIn(SetupScopes)), Out: w.log}
+	cfg := Config{Tenant: w.tenant, Domain: domain, Graph: w.graph(w.signIn(SetupScopes)), Out: w.log}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -104,7 +122,7 @@ func (w *world) setup(mod func(*Config)) (*Result, error) {
 func (w *world) writes() int {
 	n := 0
 	for _, r := range w.e.GraphRequests() {
-		if r.Write() {
+		if r.Write() && r.Tenant == w.tenant {
 			n++
 		}
 	}

@@ -59,7 +59,8 @@ func (r *run) register(ctx context.Context) error {
 	body := ChannelJSON(r.res.Channel, false)
 	if r.cfg.DryRun {
 		r.wrote()
-		fmt.Fprintf(r.out, "\n>>> POST %s\nAuthorization: Bearer ********\nContent-Type: application/json\n\n%s\n", endpoint, ChannelJSON(r.res.Channel, true))
+		fmt.Fprintf(r.out, "\n>>> request %d (to tamlink, not Graph): POST %s\nContent-Type: application/json\nAuthorization: Bearer ********\n\n%s",
+			r.res.Writes, endpoint, ChannelJSON(r.res.Channel, true))
 		return nil
 	}
 	if r.res.Channel.AppSecret == "" {

@@ -439,6 +439,18 @@ func (r *run) repair(ctx context.Context, app *graph.Application) error {
 	scope := api.OAuth2PermissionScopes[i]
 	var apiNotes []string
 	want := desiredScope(scope.ID)
+	if enabled := scope; enabled.IsEnabled && scope != want {
+		// Graph changes an enabled scope only after it was disabled in an
+		// earlier request.
+		off := api
+		off.OAuth2PermissionScopes = slices.Clone(api.OAuth2PermissionScopes)
+		off.OAuth2PermissionScopes[i].IsEnabled = false
+		if err := r.g.UpdateApplication(ctx, app.ID, map[string]any{"api": off}); err != nil {
+			return r.fail(stepRegistration+": disable scope "+ScopeName+" to change it", err)
+		}
+		r.wrote()
+		r.say("disabled scope %s for a moment: Graph changes an enabled scope only after disabling it", ScopeName)
+	}
 	if scope != want {
 		if !scope.IsEnabled {
 			apiNotes = append(apiNotes, "scope "+ScopeName+" enabled")
@@ -658,7 +670,7 @@ func (r *run) consent(ctx context.Context, sp, graphSP *graph.ServicePrincipal) 
 			continue
 		}
 		if g.HasScope(UserRead) {
-			r.say("granted for all users (%s)", g.Scope)
+			r.say("already granted for all users (%s)", g.Scope)
 			return nil
 		}
 		scope := strings.TrimSpace(g.Scope + " " + UserRead)
@@ -691,14 +703,14 @@ func (r *run) appRoles(ctx context.Context, sp, graphSP *graph.ServicePrincipal)
 		if slices.ContainsFunc(have, func(a graph.AppRoleAssignment) bool {
 			return strings.EqualFold(a.AppRoleID, id) && strings.EqualFold(a.ResourceID, graphSP.ID)
 		}) {
-			r.say("%s: granted", role)
+			r.say("%s: already granted", role)
 			continue
 		}
 		if _, err := r.g.AssignAppRole(ctx, graphSP.ID, sp.ID, id); err != nil {
 			return r.fail("notification permission "+role, err)
 		}
 		r.wrote()
-		r.say("%s: granted (admin consent for the application permission)", role)
+		r.say("%s: granted now (admin consent for the application permission)", role)
 	}
 	return nil
 }
@@ -753,6 +765,20 @@ func (r *run) publish(ctx context.Context, app *graph.Application) error {
 		r.res.TeamsAppID = "{teams-app-id}"
 	}
 	existing, err := r.g.TeamsAppByExternalID(ctx, m.ID)
+	if err == nil && existing == nil && r.cfg.Package.TeamsAppID == "" && desk.IsGUID(app.AppID) {
+		// A package uploaded by hand (the guide's Developer Portal) has a
+		// manifest id of its own: update that app rather than publish a
+		// second one for the same Entra app.
+		if existing, err = r.g.TeamsAppByClientAppID(ctx, app.AppID); err == nil && existing != nil {
+			r.say("found catalog app %s (manifest id %s) made for this registration; updating it", existing.ID, existing.ExternalID)
+			opts.TeamsAppID = existing.ExternalID
+			if pkg, err = manifest.Build(opts); err != nil {
+				return err
+			}
+			m = &pkg.Manifest
+			r.res.TeamsAppID = m.ID
+		}
+	}
 	if err != nil {
 		return r.fail("app catalog", err)
 	}
@@ -775,7 +801,8 @@ func (r *run) publish(ctx context.Context, app *graph.Application) error {
 		r.wrote()
 		r.res.Channel.TeamsPublishedAppID = ta.ID
 		r.res.CatalogState = "published"
-		r.say("built %s %s (manifest id %s, version %s) and published it: catalog app id %s", manifest.ColorFile, manifest.OutlineFile, m.ID, m.Version, ta.ID)
+		r.say("built the package (manifest.json, %s, %s; manifest id %s, version %s) and published it: catalog app id %s",
+			manifest.ColorFile, manifest.OutlineFile, r.res.TeamsAppID, m.Version, ta.ID)
 		return r.writePackage()
 	}
 	r.res.Channel.TeamsPublishedAppID = existing.ID

@@ -30,7 +30,7 @@ func (w *world) doctorAdmin(res *Result, mod func(*DoctorConfig)) *Report {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	c := DoctorConfig{TenantID: tenantID, AppID: res.Channel.AppID, Domain: domain,
+	c := DoctorConfig{TenantID: w.tenant, AppID: res.Channel.AppID, Domain: domain,
 		PublishedAppID: res.Channel.TeamsPublishedAppID, Package: pkg, PackageName: "published.zip",
 		Admin: w.graph(w.signIn(ReadScopes))}
 	if mod != nil {
@@ -178,7 +178,7 @@ func TestFaultsAreNamedAndRepaired(t *testing.T) {
 		dc  *DoctorConfig
 	}
 	edit := func(f func(*emulator.App)) func(env) {
-		return func(v env) { must(v.w.t, v.w.e.UpdateApp(tenantID, v.res.Channel.AppID, f)) }
+		return func(v env) { must(v.w.t, v.w.e.UpdateApp(v.w.tenant, v.res.Channel.AppID, f)) }
 	}
 	editPkg := func(f func(*manifest.Manifest)) func(env) {
 		return func(v env) {
@@ -187,6 +187,7 @@ func TestFaultsAreNamedAndRepaired(t *testing.T) {
 			v.dc.Package = p
 		}
 	}
+	base := newWorld(t)
 	for _, tc := range []struct {
 		name     string
 		inject   func(env)
@@ -201,6 +202,7 @@ func TestFaultsAreNamedAndRepaired(t *testing.T) {
 		}), "application-id-uri", Fault, "webApplicationInfo.resource"},
 		{"scope missing", edit(func(a *emulator.App) { a.Scopes, a.PreAuthorizedClients, a.PreAuthorizedScopes = nil, nil, nil }), "scope", Fault, "no access_as_user"},
 		{"scope disabled", edit(func(a *emulator.App) { a.Scopes[0].Enabled = false }), "scope", Fault, "disabled"},
+		{"scope for admins only, texts changed", edit(func(a *emulator.App) { a.Scopes[0].Type, a.Scopes[0].UserConsentDescription = "Admin", "x" }), "scope", Warning, "Admins and users"},
 		{"clients missing", edit(func(a *emulator.App) {
 			for _, c := range a.PreAuthorizedClients[5:] {
 				delete(a.PreAuthorizedScopes, c)
@@ -208,14 +210,14 @@ func TestFaultsAreNamedAndRepaired(t *testing.T) {
 			a.PreAuthorizedClients = a.PreAuthorizedClients[:5]
 		}), "pre-authorized-clients", Fault, "Outlook mobile"},
 		{"User.Read not requested", edit(func(a *emulator.App) { a.RequiredGraphScopes = nil }), "user-read", Fault, "not among the API permissions"},
-		{"User.Read not consented", func(v env) { must(v.w.t, v.w.e.RevokeConsent(tenantID, "", v.res.Channel.AppID)) }, "user-read", Fault, "no admin consent"},
+		{"User.Read not consented", func(v env) { must(v.w.t, v.w.e.RevokeConsent(v.w.tenant, "", v.res.Channel.AppID)) }, "user-read", Fault, "no admin consent"},
 		{"guide-only registration: no notification permissions", edit(func(a *emulator.App) { a.RequiredGraphRoles, a.GraphAppRoles = nil, nil }), "notification-permissions", Fault, "activity-feed"},
 		{"notification permissions not consented", edit(func(a *emulator.App) { a.GraphAppRoles = nil }), "notification-permissions", Fault, "without admin consent"},
 		{"secret expired", func(v env) {
-			must(v.w.t, v.w.e.SetSecrets(tenantID, v.res.Channel.AppID, []emulator.Secret{{Value: "old~secret-value-0123456789", EndDateTime: time.Now().Add(-time.Hour)}}))
+			must(v.w.t, v.w.e.SetSecrets(v.w.tenant, v.res.Channel.AppID, []emulator.Secret{{Value: "old~secret-value-0123456789", EndDateTime: time.Now().Add(-time.Hour)}}))
 		}, "client-secret", Fault, "expired"},
 		{"secret expiring", func(v env) {
-			must(v.w.t, v.w.e.SetSecrets(tenantID, v.res.Channel.AppID, []emulator.Secret{{Value: "old~secret-value-0123456789", EndDateTime: time.Now().Add(10 * 24 * time.Hour)}}))
+			must(v.w.t, v.w.e.SetSecrets(v.w.tenant, v.res.Channel.AppID, []emulator.Secret{{Value: "old~secret-value-0123456789", EndDateTime: time.Now().Add(10 * 24 * time.Hour)}}))
 		}, "client-secret", Fault, "in 9 days"},
 		{"teamsPublishedAppId is the scope id", func(v env) { v.dc.PublishedAppID = v.res.ScopeID }, "published-app-id", Fault, "Scope ID"},
 		{"multi-tenant audience", edit(func(a *emulator.App) { a.SignInAudience = "AzureADMultipleOrgs" }), "sign-in-audience", Fault, "multi-tenant"},
@@ -234,13 +236,13 @@ func TestFaultsAreNamedAndRepaired(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := newWorld(t)
+			w := base.fork(t)
 			res, err := w.setup(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			pkg, _ := manifest.Read(res.Package)
-			dc := &DoctorConfig{TenantID: tenantID, AppID: res.Channel.AppID, Domain: domain,
+			dc := &DoctorConfig{TenantID: w.tenant, AppID: res.Channel.AppID, Domain: domain,
 				PublishedAppID: res.Channel.TeamsPublishedAppID, Package: pkg, Admin: w.graph(w.signIn(ReadScopes))}
 			tc.inject(env{w, res, dc})
 			rep := Doctor(context.Background(), *dc)
@@ -273,9 +275,9 @@ func TestFaultsAreNamedAndRepaired(t *testing.T) {
 				t.Fatalf("after repair:\n%s\nsetup said:\n%s", faults(rep), w.log)
 			}
 			// ...and a run after the repair writes nothing.
-			w.e.ResetGraphRequests()
-			if res3, err := w.setup(nil); err != nil || w.writes() != 0 {
-				t.Fatalf("third run: %v, %d writes: %v", err, w.writes(), res3)
+			before := w.writes()
+			if res3, err := w.setup(nil); err != nil || w.writes() != before || res3.Writes != 0 {
+				t.Fatalf("third run: %v, %d writes: %v", err, w.writes()-before, res3)
 			}
 		})
 	}
@@ -532,6 +534,62 @@ func TestDoctorPackageAlone(t *testing.T) {
 	}
 	rep = Doctor(context.Background(), DoctorConfig{Package: p, Domain: "other.example.com"})
 	if !rep.Has("valid-domains", Fault) || !rep.Has("package-sso", Fault) {
+		t.Fatal(faults(rep))
+	}
+}
+
+// TestGuideMadeRegistrationIsAdopted follows the guide by hand (portal
+// registration, Developer Portal package with its own manifest id, the
+// Scope ID as teamsPublishedAppId), checks what doctor says about it, then
+// lets setup adopt and repair it without a second catalog app.
+func TestGuideMadeRegistrationIsAdopted(t *testing.T) {
+	w := newWorld(t)
+	const appID, scopeID = "4d0e7b2f-9a3c-4d8e-8f2b-3c4d5e6f7081", "9a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+	var guideClients []string
+	for _, c := range PreAuthorizedClients[:8] {
+		guideClients = append(guideClients, c.ID)
+	}
+	must(t, w.e.AddApp(tenantID, emulator.App{AppID: appID, DisplayName: "Alibaba Cloud Exclusive Service",
+		RedirectURIs: RedirectURIs(domain, appID), ImplicitIDTokens: true, ImplicitAccessTokens: true,
+		IdentifierURIs: []string{IdentifierURI(domain, appID)},
+		Scopes: []emulator.Scope{{ID: scopeID, Value: ScopeName, Enabled: true, Type: "User",
+			AdminConsentDisplayName: AdminConsentDisplayName, AdminConsentDescription: AdminConsentDescription,
+			UserConsentDisplayName: UserConsentDisplayName, UserConsentDescription: UserConsentDescription}},
+		PreAuthorizedClients: guideClients, RequiredGraphScopes: []string{UserRead},
+		Secrets: []emulator.Secret{{Value: "guide~secret-value-0123456789abcdef", EndDateTime: time.Now().AddDate(2, 0, 0)}}}))
+	handMade, err := manifest.Build(manifest.Options{AppID: appID, Domain: domain, TeamsAppID: "c0ffee00-1234-4321-8888-0123456789ab",
+		ShortName: "Alibaba Cloud Service", FullName: "Alibaba Cloud Enterprise Service"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zip, _ := handMade.Zip()
+	published, err := w.graph(w.signIn(SetupScopes)).PublishTeamsApp(context.Background(), zip, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rep := Doctor(context.Background(), DoctorConfig{TenantID: tenantID, AppID: appID, PublishedAppID: scopeID,
+		Admin: w.graph(w.signIn(ReadScopes))})
+	for check, sev := range map[string]Severity{"user-read": Fault, "notification-permissions": Fault, "published-app-id": Fault,
+		"pre-authorized-clients": Fault, "implicit-grant": Warning, "access-token-version": Warning, "catalog": OK, "redirect-uris": OK} {
+		if !rep.Has(check, sev) {
+			t.Errorf("guide-made: %s is not %s:\n%s", check, sev, faults(rep))
+		}
+	}
+
+	res, err := w.setup(func(c *Config) { c.AppID = appID })
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.log)
+	}
+	if res.Channel.TeamsPublishedAppID != published.ID || res.ScopeID != scopeID || res.Channel.AppSecret != "" {
+		t.Fatalf("adoption: %+v (published %s)", res, published.ID)
+	}
+	apps := w.e.TeamsApps(tenantID)
+	if len(apps) != 1 || len(apps[0].Versions) != 2 || apps[0].Versions[1].Version != "1.0.1" {
+		t.Fatalf("catalog after adoption: %+v", apps)
+	}
+	rep = w.doctorAdmin(res, nil)
+	if rep.Count(Fault) != 0 || rep.Count(Warning) != 0 {
 		t.Fatal(faults(rep))
 	}
 }
