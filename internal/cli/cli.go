@@ -71,6 +71,13 @@ Usage:
   tamlink staff list     --data DIR
   tamlink staff token    --data DIR --email E [--days N]   mint an admin API token
   tamlink staff assign   --data DIR --email E --org NAME
+  tamlink manifest --app-id GUID --domain HOST --out FILE.zip     build the Teams app package
+  tamlink setup    --tenant TID --domain HOST [--dry-run]         register the app in a tenant through Graph
+  tamlink doctor   --data DIR --app APPID | --tenant TID --app-id GUID | --package FILE
+  tamlink doctor token [TOKEN|-] --data DIR --app APPID | --jwks FILE --at RFC3339
+  tamlink bench notify --tenants N --notifications M --fault-rate F
+  tamlink doctor token   [TOKEN|-] (--data DIR --app APPID | --jwks FILE [--at RFC3339] [--app A --tenant T --domain D]) [--json]
+                         explain a Teams SSO token: each check, and the cause and fix of each failure
   tamlink bench notify   [--tenants N] [--notifications M] [--fault-rate F] [--emulator URL] [--data DIR] [--resume]
   tamlink emulator       [--listen ADDR]   the Microsoft emulator alone, with its control API (for bench notify)
 
