@@ -94,14 +94,14 @@ type Demo struct {
 	// HostOrigin is the origin the emulated Teams client is served from:
 	// the demo's other loopback name (localhost for 127.0.0.1 and back), so
 	// that, as in real Teams, the host and the tab are different origins.
-	HostOrigin string
-	StaffEmail, StaffPassword       string
-	Users                           []emulator.User
-	Emulator                        *emulator.Emulator
-	Service                         *desk.Service
-	run                             *running
-	o                               *opened
-	log                             *slog.Logger
+	HostOrigin                string
+	StaffEmail, StaffPassword string
+	Users                     []emulator.User
+	Emulator                  *emulator.Emulator
+	Service                   *desk.Service
+	run                       *running
+	o                         *opened
+	log                       *slog.Logger
 }
 
 // StartDemo starts tamlink with the emulator on SQLite in opts.Data, seeding

@@ -81,9 +81,9 @@ func findTeamsJS(explicit string) string {
 type running struct {
 	notifier *notify.Notifier
 	srv      *http.Server
-	ln     net.Listener
-	cancel context.CancelFunc
-	public string
+	ln       net.Listener
+	cancel   context.CancelFunc
+	public   string
 }
 
 // listen opens the listener first so that the public URL (and the emulator's

@@ -223,7 +223,7 @@ func (e *Emulator) handleTeamsHost(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(status)
 		fmt.Fprintln(w, "Teams host emulator:", msg)
-		fmt.Fprintln(w, "\nUsage: /teams/host?tenant=TENANT&app=APPID[&user=OBJECTID] plus any of:")
+		fmt.Fprintln(w, "\nUsage: "+e.base+"/teams/host?tenant=TENANT&app=APPID[&user=OBJECTID] plus any of:")
 		for _, k := range hostFlagNames(hostFlags) {
 			if v := hostFlags[k]; v != nil {
 				fmt.Fprintf(w, "  %s=%s\n", k, strings.Join(v[1:], "|"))

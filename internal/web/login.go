@@ -40,9 +40,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	// The state is bound to this browser by a cookie, so a callback URL
 	// started by someone else cannot sign this browser in as them.
-	binding := randomString(24)
+	binding, nonce := randomString(24), randomString(24)
 	st := desk.LoginState{
-		State: randomString(24) + "." + bindingHash(binding), AppID: ch.AppID, Nonce: randomString(24), CodeVerifier: oauth2.GenerateVerifier(),
+		State: nonce + "." + bindingHash(binding), AppID: ch.AppID, Nonce: randomString(24), CodeVerifier: oauth2.GenerateVerifier(),
 		ReturnTo: localPath(q.Get("return"), "/teams/"+ch.AppID+"/workbench"), Popup: q.Get("popup") == "1",
 		CreatedAt: time.Now().UTC(),
 	}
@@ -52,7 +52,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, http.StatusInternalServerError, "message", pageData{Title: "Sign-in unavailable", Message: "Try again in a moment."})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: binding, Path: "/thirdparty/teams/", MaxAge: int(loginTTL.Seconds()),
+	// One cookie per sign-in, so that two sign-ins in one browser (two tabs,
+	// or Teams and a browser tab) do not overwrite each other's binding.
+	http.SetCookie(w, &http.Cookie{Name: loginCookieName(nonce), Value: binding, Path: "/thirdparty/teams/", MaxAge: int(loginTTL.Seconds()),
 		HttpOnly: true, Secure: s.public.Scheme == "https", SameSite: http.SameSiteLaxMode})
 	cfg := s.cfg.Entra.AuthCodeConfig(ch.TenantID, ch.AppID, "", s.redirectURI(ch.AppID))
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(st.CodeVerifier), oauth2.SetAuthURLParam("nonce", st.Nonce), oauth2.SetAuthURLParam("response_mode", "query")}
@@ -107,9 +109,12 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	state := r.Form.Get("state")
 	bound := false
-	if c, err := r.Cookie(loginCookie); err == nil {
-		_, h, _ := strings.Cut(state, ".")
-		bound = h != "" && subtle.ConstantTimeCompare([]byte(h), []byte(bindingHash(c.Value))) == 1
+	if id, h, _ := strings.Cut(state, "."); id != "" && h != "" {
+		if c, err := r.Cookie(loginCookieName(id)); err == nil {
+			bound = subtle.ConstantTimeCompare([]byte(h), []byte(bindingHash(c.Value))) == 1
+			http.SetCookie(w, &http.Cookie{Name: c.Name, Path: "/thirdparty/teams/", MaxAge: -1, HttpOnly: true,
+				Secure: s.public.Scheme == "https", SameSite: http.SameSiteLaxMode})
+		}
 	}
 	if !bound {
 		fail(http.StatusBadRequest, "StateDoesNotMatch", "This sign-in was started in another browser or has expired. Close this window and sign in again.")
@@ -188,6 +193,15 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 }
 
 const loginCookie = "tamlink_login"
+
+// loginCookieName is the binding cookie of the sign-in whose state starts
+// with id (base64url, so a valid cookie name).
+func loginCookieName(id string) string {
+	if len(id) > 16 {
+		id = id[:16]
+	}
+	return loginCookie + "_" + id
+}
 
 func bindingHash(v string) string {
 	h := sha256.Sum256([]byte("login-binding|" + v))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -179,7 +180,9 @@ func (s *Server) oboFailed(w http.ResponseWriter, r *http.Request, ch desk.Chann
 		if ae.NeedsInteraction() {
 			code := "consent_required"
 			if ae.Code == "interaction_required" && ae.AADSTS() != 65001 {
+				// MFA or another Conditional Access step: an interactive sign-in.
 				code = "interaction_required"
+				loginURL = "/thirdparty/teams/" + ch.AppID + "/login?popup=1&prompt=login"
 			}
 			s.metrics.ssoTotal.WithLabelValues(code).Inc()
 			writeJSON(w, http.StatusForbidden, apiError{Error: code, Reason: "AADSTS" + strconv.Itoa(ae.AADSTS()),
@@ -214,9 +217,19 @@ func firstNonEmpty(v ...string) string {
 
 // homeTenant reads a guest's home tenant from the idp claim
 // (https://sts.windows.net/{tid}/); members have none.
+//
+// A guest's idp is their home tenant's v1 issuer, {STS}/{home tid}/ (the STS
+// being sts.windows.net, or the emulator's); a personal Microsoft account
+// invited as a guest has idp "live.com". The user is still keyed by the
+// resource tenant's (tid, oid): the guest is a member of the customer's
+// directory, with its own object id there.
 func homeTenant(idp, tid string) string {
-	if i := strings.Index(idp, "sts.windows.net/"); i >= 0 {
-		if h := strings.Trim(idp[i+len("sts.windows.net/"):], "/"); desk.IsGUID(h) {
+	if strings.EqualFold(idp, "live.com") {
+		return ssotoken.PersonalAccountsTenant
+	}
+	if u, err := url.Parse(idp); err == nil && (u.Scheme == "https" || u.Scheme == "http") {
+		segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+		if h := segs[len(segs)-1]; desk.IsGUID(h) {
 			return strings.ToLower(h)
 		}
 	}

@@ -28,6 +28,9 @@
   const LIVE_MIN_DELAY_MS = 1000;
   const LIVE_MAX_DELAY_MS = 30000;
   const SEND_RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
+  // After the consent popup: consent takes seconds to propagate at Microsoft,
+  // so the SSO exchange is retried after these waits before asking again.
+  const CONSENT_RETRY_DELAYS_MS = [1000, 2000, 4000];
   // More re-sign-ins than this within the window means something is wrong
   // (e.g. the server rejects every fresh session); stop and ask the person.
   const REAUTH_LIMIT = 3;
@@ -65,6 +68,8 @@
     notice: null, // {text, tone} kept across phase changes (e.g. invite result)
     inviteTried: false,
     signIn: null, // the in-flight sign-in, so concurrent 401s start only one
+    renewing: null, // the in-flight silent renewal of a loaded workbench
+    consentCause: null, // why the consent button shows: "teams", "consent_required", "interaction_required"
     reauths: [], // times of recent 401-driven re-sign-ins
     refreshTimer: 0,
     markReadTimer: 0,
@@ -381,7 +386,7 @@
     nodes.consent.hidden = phase !== "consent";
     nodes.retry.hidden = phase !== "error";
     nodes.spinner.hidden = !(phase === "starting" || phase === "signing-in");
-    nodes.auth.hidden = phase === "ready";
+    nodes.auth.hidden = phase === "ready" || phase === "unsupported";
     nodes.workspace.hidden = phase !== "ready";
     if (phase === "ready") scheduleMarkRead();
   }
@@ -434,6 +439,17 @@
     }
   }
 
+  // surfaceOf says where Teams opened the tab. tamlink is a personal app:
+  // anything with a channel, chat, meeting or team in its context is not.
+  function surfaceOf(ctx) {
+    if (!ctx) return "personal";
+    if (ctx.channel) return ctx.channel.membershipType === "Shared" ? "sharedchannel" : "channel";
+    if (ctx.meeting) return "meeting";
+    if (ctx.chat) return "chat";
+    if (ctx.team) return "channel";
+    return "personal";
+  }
+
   // detectTeams initialises the SDK when the page is framed (or in the mobile
   // clients' web view, which is not framed but exposes nativeInterface). An
   // initialise that never answers means "not in Teams": offer browser sign-in.
@@ -454,6 +470,7 @@
       ctx = null; // hosted but without context: still use SSO, just no hints
     }
     const app = (ctx && ctx.app) || {};
+    const host = app.host || {};
     const teams = {
       locale: app.locale || null,
       theme: app.theme || "default",
@@ -461,6 +478,9 @@
       loginHint: (ctx && ctx.user && ctx.user.loginHint) || "",
       // A deep link's subEntityId (e.g. "ticket-42"), see window.tamlink.
       subPageId: (ctx && ctx.page && ctx.page.subPageId) || "",
+      clientType: host.clientType || "",
+      hostName: host.name || "",
+      surface: surfaceOf(ctx),
     };
     try {
       mt.app.registerOnThemeChangeHandler((theme) => applyTheme(theme));
@@ -474,26 +494,72 @@
 
   function useTeams(teams) {
     state.teams = teams;
-    if (teams.locale) state.locale = teams.locale;
+    if (teams.locale) {
+      state.locale = teams.locale;
+      // Dates follow the Teams locale; so do screen readers and hyphenation.
+      if (/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(teams.locale)) document.documentElement.lang = teams.locale;
+    }
     applyTheme(teams.theme);
     if (teams.frameContext) document.body.dataset.frame = teams.frameContext;
+    if (teams.clientType) document.body.dataset.client = teams.clientType;
+    document.body.dataset.surface = teams.surface;
     document.body.dataset.host = "teams";
+  }
+
+  // notPersonalText is what the tab says when Teams opened it somewhere other
+  // than the personal app: nothing there works for the desk.
+  function notPersonalText(surface) {
+    const open = "Open tamlink from the apps on the left side of Teams (… More apps → tamlink) to reach your service desk.";
+    switch (surface) {
+      case "sharedchannel":
+        return "This tab is in a shared channel of another organisation's team. tamlink is a personal app for your own organisation. " + open;
+      case "chat":
+        return "tamlink is a personal app and does not work in chats. " + open;
+      case "meeting":
+        return "tamlink is a personal app and does not work in meetings. " + open;
+      default:
+        return "tamlink is a personal app and does not work as a channel tab. " + open;
+    }
   }
 
   // -------------------------------------------------------------- signing in
 
   // SignInProblem says which way out the person has: "consent" (consent
-  // button), "signin" (sign-in button) or "error" (retry button).
+  // button), "signin" (sign-in button) or "error" (retry button). code is
+  // the server's error code when it gave one (consent_required,
+  // interaction_required, invalid_token).
   class SignInProblem extends Error {
-    constructor(kind, message) {
+    constructor(kind, message, code) {
       super(message);
       this.kind = kind;
+      this.code = code || "";
     }
+  }
+
+  // What a refused Teams token means for the person, by the server's reason.
+  const TOKEN_REFUSALS = {
+    audience: "Teams handed over a sign-in token for another app",
+    tenant: "Teams handed over a sign-in token from another organisation",
+    personal_account: "Personal Microsoft accounts cannot use this service desk",
+    scope: "Teams handed over a sign-in token without tamlink's permission (access_as_user)",
+    expired: "Teams handed over an expired sign-in token",
+    not_yet_valid: "The sign-in token is not valid yet; check this device's clock",
+    issued_in_future: "The sign-in token is not valid yet; check this device's clock",
+  };
+
+  function tokenRefusedText(reason) {
+    const what = TOKEN_REFUSALS[reason] || "Teams handed over a sign-in token the desk could not verify";
+    return `${what} (${reason || "invalid"}). Sign in with Microsoft instead; your administrator can look into it with "tamlink doctor token".`;
   }
 
   function loginHintParam() {
     const hint = (state.teams && state.teams.loginHint) || (state.me && state.me.email) || "";
     return hint ? "&login_hint=" + encodeURIComponent(hint) : "";
+  }
+
+  function countSsoAttempt() {
+    const n = Number(document.body.dataset.ssoAttempts || 0) + 1;
+    document.body.dataset.ssoAttempts = String(n);
   }
 
   // startSignIn runs the non-interactive part of signing in once at a time,
@@ -505,7 +571,7 @@
       state.signIn = null;
     });
     state.signIn = obtain;
-    return obtain.then((result) => (result ? adoptSession(result) : undefined));
+    return obtain.then((result) => (result ? adoptSession(result, "sso") : undefined));
   }
 
   // obtainSession resolves with an SSO answer, or null when the person has
@@ -526,6 +592,12 @@
 
   function signInFailed(e) {
     if (e instanceof SignInProblem && e.kind === "consent") {
+      // What the consent button does next depends on who asked for it: Teams
+      // (its own consent prompt was declined) or Microsoft's on-behalf-of
+      // exchange (consent_required: approve, then let it propagate;
+      // interaction_required: sign in interactively, e.g. for MFA).
+      state.consentCause = e.code || "teams";
+      setText(nodes.consent, e.code === "interaction_required" ? "Continue sign-in" : "Grant consent");
       setPhase("consent", e.message, "warn");
     } else if (e instanceof SignInProblem && e.kind === "error") {
       setPhase("error", e.message, "error");
@@ -551,16 +623,18 @@
     try {
       return await withTimeout(auth.getAuthToken({ silent: false }), INTERACTIVE_TOKEN_TIMEOUT_MS, "getAuthToken");
     } catch (_) {
-      throw new SignInProblem("consent", "tamlink needs your permission to sign you in. Grant consent to continue.");
+      throw new SignInProblem("consent", "tamlink needs your permission to sign you in. Grant consent to continue.", "teams");
     }
   }
 
-  // teamsSso exchanges the Teams token for a tamlink session.
+  // teamsSso exchanges the Teams token for a tamlink session. A token that is
+  // not a JWT (an empty string, an error text) never leaves the page.
   async function teamsSso() {
     const token = await teamsToken();
     if (!looksLikeJwt(token)) {
-      throw new SignInProblem("signin", "Teams returned no usable sign-in token. Sign in with Microsoft instead.");
+      throw new SignInProblem("signin", `Teams returned ${token ? "something that is not a sign-in token" : "an empty sign-in token"}. Sign in with Microsoft instead.`);
     }
+    countSsoAttempt();
     try {
       const res = await request("POST", "/sso", { token }, { auth: false });
       if (!res || typeof res.session !== "string" || !res.session) {
@@ -570,7 +644,13 @@
     } catch (e) {
       if (e instanceof SignInProblem) throw e;
       if (e instanceof ApiError && e.status === 403 && (e.code === "consent_required" || e.code === "interaction_required")) {
-        throw new SignInProblem("consent", e.message || "Grant consent to continue.");
+        const text = e.code === "interaction_required"
+          ? "Microsoft needs you to sign in again (for example with multi-factor authentication) before tamlink can read your profile."
+          : "Microsoft needs your approval before tamlink can read your profile. Grant consent to continue.";
+        throw new SignInProblem("consent", text, e.code);
+      }
+      if (e instanceof ApiError && e.status === 401 && e.code === "invalid_token") {
+        throw new SignInProblem("signin", tokenRefusedText(e.reason), e.code);
       }
       if (e instanceof NetworkError || (e instanceof ApiError && e.status >= 500)) {
         throw new SignInProblem("error", e.message);
@@ -580,13 +660,15 @@
   }
 
   // adoptSession takes a session from any path (SSO, popup, fragment) and
-  // brings the workbench up with it.
-  async function adoptSession(info) {
+  // brings the workbench up with it. via is recorded for tests and support.
+  async function adoptSession(info, via) {
     state.session = info.session;
     state.expiresAt = info.expiresAt ? new Date(info.expiresAt) : null;
     if (state.expiresAt && isNaN(state.expiresAt.getTime())) state.expiresAt = null;
     if (info.user) state.me = info.user;
     if (info.org) state.org = info.org;
+    state.consentCause = null;
+    document.body.dataset.via = via || "";
     scheduleRefresh();
     renderHeader();
     await afterSignIn();
@@ -610,18 +692,62 @@
     hooks.emit("ready");
   }
 
-  // sessionRejected handles a 401 (or a 4401 socket close) for token.
+  // sessionRejected handles a 401 (or a 4401 socket close) for token. Inside
+  // Teams a loaded workbench renews its session silently and keeps the page
+  // as it is: the person notices nothing, and what failed is sent again.
   function sessionRejected(token) {
     if (!state.session || (token && token !== state.session)) return;
-    dropSession();
+    if (state.renewing) return; // a silent renewal is already under way
     const now = Date.now();
     state.reauths = state.reauths.filter((t) => now - t < REAUTH_WINDOW_MS);
     state.reauths.push(now);
     if (state.reauths.length > REAUTH_LIMIT) {
+      dropSession();
       setPhase("signed-out", "The desk keeps rejecting the sign-in. Sign in again.", "warn");
       return;
     }
+    if (state.teams && state.phase === "ready") {
+      state.renewing = renewSilently(token).finally(() => {
+        state.renewing = null;
+      });
+      return;
+    }
+    dropSession();
     startSignIn();
+  }
+
+  // renewSilently swaps session token for a fresh one from Teams SSO without
+  // leaving the workspace. If Teams cannot, the person is asked as usual.
+  async function renewSilently(token) {
+    let res;
+    try {
+      res = await teamsSso();
+    } catch (e) {
+      if (state.session !== token) return;
+      dropSession();
+      signInFailed(e);
+      return;
+    }
+    if (state.session !== token) return;
+    takeRenewal(res);
+    const L = state.live;
+    if (L.wanted && !L.ws) {
+      L.attempts = 0;
+      connectLive();
+    }
+    resendFailed();
+    resync();
+  }
+
+  // takeRenewal installs a renewed session in place of the current one.
+  function takeRenewal(res) {
+    state.session = res.session;
+    state.expiresAt = res.expiresAt ? new Date(res.expiresAt) : null;
+    if (state.expiresAt && isNaN(state.expiresAt.getTime())) state.expiresAt = null;
+    if (res.user) state.me = res.user;
+    document.body.dataset.renewals = String(Number(document.body.dataset.renewals || 0) + 1);
+    scheduleRefresh();
+    renderHeader();
   }
 
   function dropSession() {
@@ -631,25 +757,23 @@
     stopLive();
   }
 
-  // Token expiry: inside Teams the silent path is cheap, so renew shortly
+  // Session expiry: inside Teams the silent path is cheap (Teams caches its
+  // token and fetches a fresh one when it has expired), so renew shortly
   // before the session ends. Outside Teams a 401 triggers sign-in instead.
   function scheduleRefresh() {
     clearTimeout(state.refreshTimer);
     if (!state.teams || !state.expiresAt) return;
     const left = state.expiresAt.getTime() - Date.now();
-    const delay = Math.max(5000, left - Math.min(REFRESH_MARGIN_MS, left / 5));
+    const delay = Math.max(1000, left - Math.min(REFRESH_MARGIN_MS, left / 5));
     state.refreshTimer = setTimeout(refreshSession, Math.min(delay, 2147483647));
   }
 
   async function refreshSession() {
-    if (!state.teams || !state.session || state.signIn) return;
+    if (!state.teams || !state.session || state.signIn || state.renewing) return;
+    const token = state.session;
     try {
       const res = await teamsSso();
-      state.session = res.session;
-      state.expiresAt = res.expiresAt ? new Date(res.expiresAt) : null;
-      if (res.user) state.me = res.user;
-      scheduleRefresh();
-      renderHeader();
+      if (state.session === token) takeRenewal(res);
     } catch (_) {
       // Keep the current session; when it really ends a 401 starts sign-in.
     }
@@ -659,17 +783,11 @@
     if (state.teams && state.expiresAt && state.expiresAt.getTime() - Date.now() < REFRESH_MARGIN_MS) refreshSession();
   }
 
-  // Sign-in button. Inside Teams the popup must go through
-  // authentication.authenticate (Teams owns the window); outside, window.open.
-  // Both must run synchronously in the click handler or popup blockers win.
-  // The SDK refuses non-https start URLs ("Url should be a valid https url"),
-  // so a plain-http demo host falls back to the browser popup.
-  function useTeamsPopup() {
-    return !!state.teams && location.protocol === "https:";
-  }
-
+  // Sign-in and consent buttons. Inside Teams the window belongs to Teams
+  // (authentication.authenticate); outside, window.open. Both must run
+  // synchronously in the click handler or popup blockers win.
   function onSignInClick() {
-    if (useTeamsPopup()) {
+    if (state.teams) {
       teamsAuthenticate("", "signed-out");
     } else {
       browserSignIn();
@@ -677,10 +795,11 @@
   }
 
   function onConsentClick() {
-    if (useTeamsPopup()) {
-      teamsAuthenticate("consent", "consent");
+    const prompt = state.consentCause === "interaction_required" ? "login" : "consent";
+    if (state.teams) {
+      teamsAuthenticate(prompt, "consent");
     } else {
-      browserSignIn("consent");
+      browserSignIn(prompt);
     }
   }
 
@@ -693,11 +812,30 @@
     return new URL(u, location.href).href;
   }
 
+  // hostAuthenticate asks Teams to open the sign-in window. The SDK refuses
+  // start URLs that are not https ("Url should be a valid https url"); the
+  // only host a plain-http tab can have is tamlink's emulated Teams client,
+  // so there the same authentication.authenticate request goes through the
+  // SDK's generic channel, and the host answers it alike.
+  function hostAuthenticate(url) {
+    const mt = window.microsoftTeams;
+    if (location.protocol === "https:" || typeof mt.sendCustomMessage !== "function") {
+      return mt.authentication.authenticate({ url, width: 600, height: 535 });
+    }
+    return new Promise((resolve, reject) => {
+      mt.sendCustomMessage("authentication.authenticate", [url, 600, 535, false], (ok, result) => {
+        if (ok) resolve(result);
+        else reject(new Error(typeof result === "string" && result ? result : "UnexpectedFailure"));
+      });
+    });
+  }
+
   async function teamsAuthenticate(prompt, backTo) {
+    const cause = state.consentCause;
     const url = absoluteUrl(state.cfg.loginUrl + "?popup=1" + (prompt ? "&prompt=" + prompt : "") + loginHintParam());
     let pending;
     try {
-      pending = window.microsoftTeams.authentication.authenticate({ url, width: 600, height: 535 });
+      pending = hostAuthenticate(url);
     } catch (e) {
       pending = Promise.reject(e);
     }
@@ -715,11 +853,40 @@
       setPhase(backTo, text, "warn");
       return;
     }
-    if (typeof session !== "string" || !session) {
+    if (typeof session !== "string" || !session) session = "";
+    if (backTo === "consent" && cause === "consent_required") {
+      await afterConsent(session);
+      return;
+    }
+    if (!session) {
       setPhase(backTo, "The sign-in window returned no session.", "warn");
       return;
     }
-    await adoptSession({ session });
+    await adoptSession({ session }, "popup");
+  }
+
+  // afterConsent follows Microsoft's advice for the consent popup: consent
+  // takes a few seconds to reach the token service, so retry the SSO
+  // exchange up to three times, waiting 1, 2 and 4 s, before asking again.
+  // The popup's own sign-in is the fallback if it never gets through.
+  async function afterConsent(popupSession) {
+    setPhase("signing-in", "Thanks — finishing sign-in…");
+    for (const delay of CONSENT_RETRY_DELAYS_MS) {
+      await sleep(delay);
+      try {
+        const res = await teamsSso();
+        await adoptSession(res, "sso");
+        return;
+      } catch (e) {
+        if (!(e instanceof SignInProblem && e.kind === "consent" && e.code === "consent_required")) break;
+      }
+    }
+    if (popupSession) {
+      await adoptSession({ session: popupSession }, "popup");
+      return;
+    }
+    state.consentCause = "consent_required";
+    setPhase("consent", "Microsoft has not registered your approval yet. Grant consent again.", "warn");
   }
 
   function browserSignIn(prompt) {
@@ -771,7 +938,7 @@
     if (!d || typeof d !== "object" || d.type !== "tamlink-login") return;
     state.popup = null;
     if (typeof d.session === "string" && d.session) {
-      adoptSession({ session: d.session, expiresAt: d.expiresAt });
+      adoptSession({ session: d.session, expiresAt: d.expiresAt }, "popup");
     } else {
       setPhase("signed-out", d.message || d.error || "Sign-in did not complete.", "warn");
     }
@@ -1615,8 +1782,12 @@
     if (teams) useTeams(teams);
     renderHeader();
 
+    if (teams && teams.surface !== "personal") {
+      setPhase("unsupported", notPersonalText(teams.surface), "warn");
+      return;
+    }
     if (fragmentSession) {
-      await adoptSession({ session: fragmentSession });
+      await adoptSession({ session: fragmentSession }, "fragment");
     } else {
       await startSignIn();
     }
