@@ -4,9 +4,10 @@ package ssotoken
 // the header into a map and the claims with encoding/json, copies the signing
 // input and hashes it again. Measured on the reference machine (2-vCPU AMD
 // EPYC, Go 1.26): encoding/json alone takes ~13µs for the real Entra payload in
-// a typed struct, and the whole ParseWithClaims path ~1.6× one RSA-2048
-// verification (~45µs; see BenchmarkGolangJWTParse) — far over the 1.25× budget
-// for a first-seen token. So:
+// a typed struct (27% of one RSA-2048 verification, ~45µs), and the bare
+// ParseWithClaims path — no claim checks, no cache — ~1.3–1.7× the RSA
+// verification (BenchmarkGolangJWTParse), over the 1.25× budget for a
+// first-seen token. So:
 //
 //   - the two small JSON objects are read by the strict single-pass reader
 //     below into typed structs (no reflection, no maps; strings are slices of
