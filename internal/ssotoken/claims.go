@@ -22,7 +22,8 @@ package ssotoken
 //
 // The reader is stricter than encoding/json: member names match exactly (not
 // case-insensitively), a claim it uses may not appear twice, strings must be
-// valid UTF-8, and nesting is limited to maxDepth.
+// valid UTF-8, and nesting is limited to maxDepth. Like encoding/json, it
+// refuses numbers beyond the float64 range, even in claims it skips.
 
 import (
 	"errors"
@@ -304,6 +305,26 @@ func (p *scanner) number() (string, error) {
 	return s[start:i], nil
 }
 
+// checkFloat refuses a number literal beyond the float64 range, as
+// encoding/json (so golang-jwt and Decode) does: a number the reader skips
+// must not make a token that only this reader can read. Only an exponent or
+// more than 308 digits can overflow, so other literals are not parsed.
+func (p *scanner) checkFloat(lit string) error {
+	if len(lit) <= 308 {
+		i := 0
+		for i < len(lit) && lit[i] != 'e' && lit[i] != 'E' {
+			i++
+		}
+		if i == len(lit) {
+			return nil
+		}
+	}
+	if _, err := strconv.ParseFloat(lit, 64); err != nil {
+		return p.errorf("number out of range")
+	}
+	return nil
+}
+
 // skip reads and discards one JSON value.
 func (p *scanner) skip(depth int) error {
 	switch c := p.next(); {
@@ -350,8 +371,11 @@ func (p *scanner) skip(depth int) error {
 	case c == 'n':
 		return p.literal("null")
 	case c == '-' || '0' <= c && c <= '9':
-		_, err := p.number()
-		return err
+		lit, err := p.number()
+		if err != nil {
+			return err
+		}
+		return p.checkFloat(lit)
 	case c == 0 && p.pos >= len(p.s):
 		return p.errorf("unexpected end of JSON")
 	default:
