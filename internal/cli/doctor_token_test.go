@@ -8,20 +8,13 @@ import (
 	"testing"
 
 	"github.com/tamlink/tamlink/internal/emulator"
+	"github.com/tamlink/tamlink/internal/shareddata"
 )
 
 // realTokenDir is the shared real Entra token data, read in place.
 func realTokenDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("TAMLINK_SHARED_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared")
-	}
-	dir = filepath.Join(dir, "data", "real-aad-tokens")
-	if _, err := os.Stat(filepath.Join(dir, "v2-access-token-user-nav-2024-06-28.jwt")); err != nil {
-		t.Skipf("real Entra token data not available (%v); set TAMLINK_SHARED_DIR", err)
-	}
-	return dir
+	return shareddata.Dir(t, "real-aad-tokens")
 }
 
 func TestDoctorTokenOffline(t *testing.T) {

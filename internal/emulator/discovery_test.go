@@ -16,19 +16,17 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/tamlink/tamlink/internal/shareddata"
 )
 
-// sharedData locates the project's shared reference data (read in place,
-// never copied). Set TAMLINK_SHARED_DIR when the checkout lives elsewhere.
+// sharedData reads a file of the real Entra snapshots, read in place
+// (see internal/shareddata).
 func sharedData(t *testing.T, name string) []byte {
 	t.Helper()
-	dir := os.Getenv("TAMLINK_SHARED_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared")
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "data", "real-aad-tokens", name))
+	b, err := os.ReadFile(filepath.Join(shareddata.Dir(t, "real-aad-tokens"), name))
 	if err != nil {
-		t.Skipf("real Entra snapshot not available (%v); set TAMLINK_SHARED_DIR", err)
+		t.Fatal(err)
 	}
 	return b
 }

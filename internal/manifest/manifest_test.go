@@ -36,6 +36,7 @@ func build(t *testing.T, o Options) *Package {
 }
 
 func TestDefaultPackagePassesOfficialSchema(t *testing.T) {
+	schematest.Require(t)
 	p := build(t, Options{})
 	m := p.Manifest
 	if err := schematest.Validate(p.ManifestJSON()); err != nil {
@@ -73,6 +74,7 @@ func TestDefaultPackagePassesOfficialSchema(t *testing.T) {
 }
 
 func TestZipRoundTripAndDeterminism(t *testing.T) {
+	schematest.Require(t)
 	p := build(t, Options{ShortName: "Contoso Desk", AccentColor: "#112233", TeamsAppID: "B5561EC9-8CAB-4AA3-8AA2-D8D7172E4311"})
 	z1, err := p.Zip()
 	if err != nil {
@@ -211,6 +213,7 @@ func TestValidDomainRules(t *testing.T) {
 // official schema refuses, Problems must refuse too (so the product, which
 // has no schema, never writes what Teams would refuse).
 func TestOwnChecksAtLeastAsStrictAsSchema(t *testing.T) {
+	schematest.Require(t)
 	base := build(t, Options{}).ManifestJSON()
 	mutations := map[string]func(map[string]any){
 		"no version":         func(m map[string]any) { delete(m, "version") },

@@ -3,6 +3,7 @@ package ssotoken
 import (
 	"context"
 	"encoding/json"
+	"github.com/tamlink/tamlink/internal/shareddata"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,8 +15,8 @@ import (
 )
 
 // The real Microsoft-issued token and key sets live outside the repository
-// (shared test data, read in place).
-const realDir = "../../../shared/data/real-aad-tokens"
+// (shared test data, read in place; see internal/shareddata).
+var realDir, _ = shareddata.Path("real-aad-tokens")
 
 type realData struct {
 	raw    string
@@ -49,6 +50,7 @@ const (
 
 func loadReal(t testing.TB) *realData {
 	t.Helper()
+	shareddata.Dir(t, "real-aad-tokens")
 	read := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join(realDir, name))
 		if err != nil {

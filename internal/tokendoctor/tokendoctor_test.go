@@ -15,20 +15,16 @@ import (
 	"time"
 
 	"github.com/tamlink/tamlink/internal/emulator"
+	"github.com/tamlink/tamlink/internal/shareddata"
 )
 
-// realData reads the real Entra token and key sets in place (shared test
-// data, never copied). Set TAMLINK_SHARED_DIR when the checkout lives
-// elsewhere than beside /work/shared.
+// realData reads the real Entra token and key sets in place (see
+// internal/shareddata).
 func realData(t *testing.T, name string) []byte {
 	t.Helper()
-	dir := os.Getenv("TAMLINK_SHARED_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared")
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "data", "real-aad-tokens", name))
+	b, err := os.ReadFile(filepath.Join(shareddata.Dir(t, "real-aad-tokens"), name))
 	if err != nil {
-		t.Skipf("real Entra token data not available (%v); set TAMLINK_SHARED_DIR", err)
+		t.Fatal(err)
 	}
 	return b
 }

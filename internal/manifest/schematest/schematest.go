@@ -5,11 +5,13 @@
 package schematest
 
 import (
+	"testing"
+
 	"bytes"
 	"fmt"
+	"github.com/tamlink/tamlink/internal/shareddata"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 
 	"github.com/dlclark/regexp2"
@@ -36,15 +38,22 @@ func compileECMA(s string) (jsonschema.Regexp, error) {
 	return ecmaRegexp{re}, nil
 }
 
-// Dir is where the schemas live, relative to this file's repository
-// (/work/main → /work/shared/data/teams-manifest-schema). The environment
-// variable TAMLINK_MANIFEST_SCHEMA_DIR overrides it.
+// Dir is where the schemas live: the shared data beside the repository
+// (see internal/shareddata), or TAMLINK_MANIFEST_SCHEMA_DIR.
 func Dir() string {
 	if d := os.Getenv("TAMLINK_MANIFEST_SCHEMA_DIR"); d != "" {
 		return d
 	}
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "shared", "data", "teams-manifest-schema")
+	d, _ := shareddata.Path("teams-manifest-schema")
+	return d
+}
+
+// Require skips (or, under CI, fails) a test when the schema is absent.
+func Require(t testing.TB) {
+	t.Helper()
+	if os.Getenv("TAMLINK_MANIFEST_SCHEMA_DIR") == "" {
+		shareddata.Dir(t, "teams-manifest-schema")
+	}
 }
 
 var (
