@@ -9,8 +9,9 @@ web:
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix web --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the workbench will offer browser sign-in only"; fi
 
+# Pass flags with ARGS, e.g. make demo ARGS="--listen 127.0.0.1:8091".
 demo: web build
-	./bin/tamlink demo
+	./bin/tamlink demo $(ARGS)
 
 test:
 	./scripts/test

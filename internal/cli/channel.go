@@ -76,6 +76,9 @@ func runChannel(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintf(env.Stdout, "removed channel %s (organisation %q and its history are kept)\n", c.AppID, c.OrgName)
 		return nil
 	case "test":
+		if *asJSON {
+			return &exitError{2, fmt.Errorf("channel test has no --json; `channel show --json` shows the last test")}
+		}
 		c, err := oneChannel(ctx, o, pos)
 		if err != nil {
 			return err
@@ -128,7 +131,7 @@ func channelAdd(ctx context.Context, o *opened, pos []string, org, expires strin
 	if asJSON {
 		return printJSON(env.Stdout, web.ChannelJSON(ch))
 	}
-	fmt.Fprintf(env.Stdout, "added channel %s for %q (tenant %s); the secret is stored encrypted.\nRun `tamlink channel test %s` to check the credentials.\n", ch.AppID, ch.OrgName, ch.TenantID, ch.AppID)
+	fmt.Fprintf(env.Stdout, "added channel %s for %q (tenant %s); the secret is stored encrypted.\nRun `tamlink channel test --data %s %s` to check the credentials.\n", ch.AppID, ch.OrgName, ch.TenantID, o.dir, ch.AppID)
 	return nil
 }
 

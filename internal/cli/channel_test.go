@@ -101,6 +101,14 @@ func TestChannelCommands(t *testing.T) {
 		t.Fatal("removed channel still shown")
 	}
 	assertNoPlaintext(t, dir, chSecret)
+	// A mistyped --data is named as such, and nothing is created there.
+	missing := filepath.Join(t.TempDir(), "typo")
+	if code, _, errs := tamlink(t, "", "channel", "list", "--data", missing); code != 2 || !strings.Contains(errs, "does not exist") {
+		t.Errorf("mistyped --data: %d %q", code, errs)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("a mistyped --data was created")
+	}
 	for _, f := range []string{"tamlink.db", "secret.key"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v, mode %v; want 0600", f, err, st.Mode())

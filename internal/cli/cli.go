@@ -72,17 +72,17 @@ Usage:
   tamlink staff token    --data DIR --email E [--days N]   mint an admin API token
   tamlink staff assign   --data DIR --email E --org NAME
   tamlink manifest --app-id GUID --domain HOST --out FILE.zip     build the Teams app package
-  tamlink setup    --tenant TID --domain HOST [--dry-run]         register the app in a tenant through Graph
+  tamlink setup    --tenant TID --domain HOST [--dry-run [--read]] [--register URL --token T --org NAME] [--new-secret]
+                   register the app in a tenant through Graph (see README)
   tamlink doctor   --data DIR --app APPID | --tenant TID --app-id GUID | --package FILE
-  tamlink doctor token [TOKEN|-] --data DIR --app APPID | --jwks FILE --at RFC3339
-  tamlink bench notify --tenants N --notifications M --fault-rate F
   tamlink doctor token   [TOKEN|-] (--data DIR --app APPID | --jwks FILE [--at RFC3339] [--app A --tenant T --domain D]) [--json]
                          explain a Teams SSO token: each check, and the cause and fix of each failure
   tamlink bench notify   [--tenants N] [--notifications M] [--fault-rate F] [--emulator URL] [--data DIR] [--resume]
   tamlink emulator       [--listen ADDR]   the Microsoft emulator alone, with its control API (for bench notify)
 
 Environment: TAMLINK_DATA, TAMLINK_LISTEN, TAMLINK_PUBLIC_URL, TAMLINK_SECRET_KEY (64 hex digits; else DIR/secret.key),
-TAMLINK_TEAMS_JS (path of @microsoft/teams-js's dist/umd/MicrosoftTeams.min.js), TAMLINK_LOG_FORMAT (text|json).
+TAMLINK_TEAMS_JS (path of @microsoft/teams-js's dist/umd/MicrosoftTeams.min.js), TAMLINK_LOG_FORMAT (text|json),
+TAMLINK_LOGIN_URL / TAMLINK_STS_URL / TAMLINK_GRAPH_URL (Microsoft's endpoints; a demo's are in DIR/endpoints.json).
 `
 
 func run(ctx context.Context, args []string, env Env) error {
@@ -170,6 +170,9 @@ func open(ctx context.Context, dir string, createKey bool, log *slog.Logger) (*o
 		return nil, &exitError{2, errors.New("--data DIR is required (or set TAMLINK_DATA)")}
 	}
 	dir, _ = filepath.Abs(dir)
+	if st, err := os.Stat(dir); !createKey && (err != nil || !st.IsDir()) {
+		return nil, &exitError{2, fmt.Errorf("data directory %s does not exist (check --data or TAMLINK_DATA)", dir)}
+	}
 	key, err := secretbox.LoadKey(filepath.Join(dir, "secret.key"), createKey)
 	if err != nil {
 		return nil, err

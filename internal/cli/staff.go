@@ -35,6 +35,9 @@ func runStaff(ctx context.Context, args []string, env Env) error {
 	defer o.Close()
 	switch sub {
 	case "add":
+		if !strings.Contains(*email, "@") {
+			return desk.Invalid("email", "is required: --email ADDRESS")
+		}
 		pw := env.Getenv("TAMLINK_PASSWORD")
 		if pw == "" {
 			fmt.Fprint(env.Stderr, "password (read from stdin): ")
@@ -63,6 +66,9 @@ func runStaff(ctx context.Context, args []string, env Env) error {
 		}
 		return tw.Flush()
 	case "token":
+		if *email == "" {
+			return desk.Invalid("email", "is required: --email ADDRESS")
+		}
 		st, err := o.db.StaffByEmail(ctx, strings.ToLower(*email))
 		if err != nil {
 			return err
@@ -78,6 +84,9 @@ func runStaff(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintln(env.Stdout, tok)
 		return nil
 	case "assign":
+		if *email == "" {
+			return desk.Invalid("email", "is required: --email ADDRESS")
+		}
 		st, err := o.db.StaffByEmail(ctx, strings.ToLower(*email))
 		if err != nil {
 			return err

@@ -839,7 +839,7 @@
     } catch (e) {
       pending = Promise.reject(e);
     }
-    setPhase("signing-in", "Finish signing in in the window Teams opened…");
+    setPhase("signing-in", "Finish signing in: use the window that Teams opened…");
     let session;
     try {
       session = await pending;
@@ -907,7 +907,7 @@
     try {
       w.focus();
     } catch (_) { /* ignore */ }
-    setPhase("signing-in", "Finish signing in in the pop-up window…");
+    setPhase("signing-in", "Finish signing in: use the pop-up window…");
     watchPopup(w);
   }
 
