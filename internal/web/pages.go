@@ -27,6 +27,18 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"statuses":   func() []desk.Status { return desk.Statuses },
+	// change renders a timeline value for people: "in_progress" → "In progress".
+	"change": func(kind desk.EventKind, v string) string {
+		switch {
+		case v == "":
+			return "—"
+		case kind == desk.EventStatus:
+			return desk.Status(v).Label()
+		case kind == desk.EventSeverity:
+			return desk.Severity(v).Label()
+		}
+		return v
+	},
 	"severities": func() []desk.Severity { return desk.Severities },
 }).ParseFS(templateFS, "templates/*.html"))
 

@@ -105,6 +105,14 @@
     };
   }
 
+  // label renders a status or severity as the server-rendered timeline does.
+  function label(kind, v) {
+    if (!v) return "—";
+    if (kind === "status") { const t = v.replace(/_/g, " "); return t.charAt(0).toUpperCase() + t.slice(1); }
+    if (kind === "severity") return { sev1: "Sev 1 – critical", sev2: "Sev 2 – high", sev3: "Sev 3 – normal", sev4: "Sev 4 – low" }[v] || v;
+    return v;
+  }
+
   function onTicket(f) {
     if (page === "ticket" && String(f.ticket.id) === pageEl.dataset.ticketId) {
       const tl = document.getElementById("timeline");
@@ -119,7 +127,7 @@
       when.textContent = " " + fmt.format(new Date(e.createdAt)) + " ";
       li.append(b, when);
       if (e.kind === "comment") { const pre = document.createElement("pre"); pre.textContent = e.body; li.append(pre); }
-      else li.append(document.createTextNode(e.kind === "created" ? "opened the ticket" : `changed ${e.kind}: ${e.from || "—"} → ${e.to || "—"}`));
+      else li.append(document.createTextNode(e.kind === "created" ? "opened the ticket" : `changed ${e.kind}: ${label(e.kind, e.from)} → ${label(e.kind, e.to)}`));
       tl.append(li);
       return;
     }

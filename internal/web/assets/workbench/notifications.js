@@ -60,10 +60,10 @@
     if (!who || ui.bell) return !!ui.bell;
     ui.badge = el("span", { id: "notify-unread", className: "badge unread", hidden: true });
     ui.bell = el("button", {
-      id: "notify-bell", className: "icon-button bell", type: "button", text: "🔔",
+      id: "notify-bell", className: "icon-button bell", type: "button",
       attrs: { "aria-label": "Notifications", "aria-expanded": "false", "aria-controls": "notify-panel" },
       on: { click: toggle },
-    }, ui.badge);
+    }, bellIcon(), ui.badge);
     ui.list = el("ul", { id: "notify-list", className: "notify-list", attrs: { "aria-label": "Notifications" } });
     ui.empty = el("p", { className: "empty", text: "No notifications yet." });
     ui.readAll = el("button", { id: "notify-read-all", className: "link-button", type: "button", text: "Mark all read", on: { click: () => markRead(null) } });
@@ -78,6 +78,23 @@
       if (e.key === "Escape" && state.open) toggle();
     });
     return true;
+  }
+
+  // bellIcon draws the bell with SVG elements (no markup strings, no font).
+  function bellIcon() {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "20");
+    svg.setAttribute("height", "20");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("class", "bell-icon");
+    for (const d of ["M6 16V11a6 6 0 0 1 12 0v5l2 2H4z", "M10 20a2 2 0 0 0 4 0"]) {
+      const p = document.createElementNS(ns, "path");
+      p.setAttribute("d", d);
+      svg.append(p);
+    }
+    return svg;
   }
 
   function toggle() {
