@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 func runEmulator(ctx context.Context, args []string, env Env) error {
 	fs := newFlags("emulator", env)
 	addr := fs.String("listen", "127.0.0.1:8081", "address to listen on")
+	withStdin := fs.Bool("exit-with-stdin", false, "exit when standard input closes (when run as another process's child)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -33,6 +35,15 @@ func runEmulator(ctx context.Context, args []string, env Env) error {
 	fmt.Fprintf(env.Stdout, "tamlink emulator at %s — login %s, Graph %s, control API %s/control/\n", url, e.LoginURL(), e.GraphURL(), url)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if *withStdin && env.Stdin != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			_, _ = io.Copy(io.Discard, env.Stdin)
+			cancel()
+		}()
+	}
 	select {
 	case err := <-errc:
 		return err

@@ -101,8 +101,8 @@ type Notification struct {
 	ReadAt    time.Time // zero while unread
 
 	Delivery    DeliveryState
-	Reason      string // why skipped or dead, or what the last failed attempt got
-	Attempts    int    // failed delivery attempts so far
+	Reason      string    // why skipped or dead, or what the last failed attempt got
+	Attempts    int       // failed delivery attempts so far
 	QueuedAt    time.Time // when it last became pending: its delivery window starts here
 	DeliveredAt time.Time
 	UpdatedAt   time.Time

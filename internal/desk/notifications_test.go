@@ -295,4 +295,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-

@@ -88,10 +88,15 @@ type TeamworkStats struct {
 type TeamworkAppStats struct {
 	Requests int `json:"requests"`
 	Accepted int `json:"accepted"`
-	// PeakPerSecond is the most requests seen in any one-second window.
+	// PeakPerSecond is the most requests seen in any one-second window;
+	// PeakPer5s the most in any five-second window (divided by five, a
+	// rate less sensitive to when the emulator itself got the CPU).
 	PeakPerSecond int       `json:"peakPerSecond"`
+	PeakPer5s     int       `json:"peakPer5s"`
 	First         time.Time `json:"first"`
 	Last          time.Time `json:"last"`
+	// Arrivals are the requests' arrival times, in order of admission.
+	Arrivals []time.Time `json:"arrivals,omitempty"`
 }
 
 // teamwork is the emulator's Teams state; it has its own lock so that a
@@ -103,6 +108,7 @@ type teamwork struct {
 	installs map[string]bool   // tenant|user|teamsApp -> installed
 	blocked  map[string]string // tenant|user|teamsApp -> why installing is refused
 	windows  map[string][]time.Time
+	windows5 map[string][]time.Time
 	stats    TeamworkStats
 	records  []ActivityNotification
 	seq      int64
@@ -112,7 +118,7 @@ func (e *Emulator) tw() *teamwork {
 	e.teamworkOnce.Do(func() {
 		e.teamwork = &teamwork{
 			rnd:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-			installs: map[string]bool{}, blocked: map[string]string{}, windows: map[string][]time.Time{},
+			installs: map[string]bool{}, blocked: map[string]string{}, windows: map[string][]time.Time{}, windows5: map[string][]time.Time{},
 			stats: TeamworkStats{PerApp: map[string]TeamworkAppStats{}},
 		}
 	})
@@ -192,6 +198,7 @@ func (e *Emulator) TeamworkStats() TeamworkStats {
 	s := tw.stats
 	s.PerApp = make(map[string]TeamworkAppStats, len(tw.stats.PerApp))
 	for k, v := range tw.stats.PerApp {
+		v.Arrivals = slices.Clone(v.Arrivals)
 		s.PerApp[k] = v
 	}
 	return s
@@ -201,7 +208,7 @@ func (e *Emulator) TeamworkStats() TeamworkStats {
 func (e *Emulator) ResetTeamwork() {
 	tw := e.tw()
 	tw.mu.Lock()
-	tw.records, tw.windows = nil, map[string][]time.Time{}
+	tw.records, tw.windows, tw.windows5 = nil, map[string][]time.Time{}, map[string][]time.Time{}
 	tw.stats = TeamworkStats{PerApp: map[string]TeamworkAppStats{}}
 	tw.mu.Unlock()
 }
@@ -328,13 +335,8 @@ func (tw *teamwork) admit(key string, now time.Time) (retryAfter time.Duration, 
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
 	f5 = tw.faults
-	w := tw.windows[key]
-	cut := 0
-	for cut < len(w) && !w[cut].After(now.Add(-time.Second)) {
-		cut++
-	}
-	w = append(w[cut:], now)
-	tw.windows[key] = w
+	w := slide(tw.windows, key, now, time.Second)
+	w5 := slide(tw.windows5, key, now, 5*time.Second)
 	st := tw.stats.PerApp[key]
 	st.Requests++
 	if st.First.IsZero() {
@@ -342,6 +344,8 @@ func (tw *teamwork) admit(key string, now time.Time) (retryAfter time.Duration, 
 	}
 	st.Last = now
 	st.PeakPerSecond = max(st.PeakPerSecond, len(w))
+	st.PeakPer5s = max(st.PeakPer5s, len(w5))
+	st.Arrivals = append(st.Arrivals, now)
 	tw.stats.PerApp[key] = st
 	tw.stats.Requests++
 	if f5.Rate > 0 {
@@ -349,7 +353,7 @@ func (tw *teamwork) admit(key string, now time.Time) (retryAfter time.Duration, 
 		if len(w) > limit {
 			tw.stats.Throttled++
 			// The window frees up when its oldest requests age out.
-			wait := w[len(w)-limit-1].Add(time.Second).Sub(now)
+			wait := w[len(w)-limit].Add(time.Second).Sub(now)
 			return max(time.Second, wait.Round(time.Second)), faultNone, 0, f5
 		}
 	}
@@ -369,6 +373,22 @@ func (tw *teamwork) admit(key string, now time.Time) (retryAfter time.Duration, 
 	return 0, faultNone, 0, f5
 }
 
+// slide adds an arrival to a sliding window of arrivals and returns the
+// window: those of the last d, in order (requests are admitted a little out
+// of the order they arrived in).
+func slide(ws map[string][]time.Time, key string, now time.Time, d time.Duration) []time.Time {
+	w := ws[key]
+	cut := 0
+	for cut < len(w) && !w[cut].After(now.Add(-d)) {
+		cut++
+	}
+	w = w[cut:]
+	i, _ := slices.BinarySearchFunc(w, now, func(a, b time.Time) int { return a.Compare(b) })
+	w = slices.Insert(w, i, now)
+	ws[key] = w
+	return w
+}
+
 func (tw *teamwork) count(accepted bool, key string) {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
@@ -383,6 +403,7 @@ func (tw *teamwork) count(accepted bool, key string) {
 }
 
 func (e *Emulator) handleSendActivity(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now() // what the rate limit counts: arrivals
 	c, ge := e.authenticateGraph(r)
 	if ge != nil {
 		e.writeGraphError(w, r, ge)
@@ -397,7 +418,7 @@ func (e *Emulator) handleSendActivity(w http.ResponseWriter, r *http.Request) {
 	}
 	tw := e.tw()
 	key := lower(c.clientID) + "/" + lower(c.tenant.ID)
-	retry, f, status, cfg := tw.admit(key, time.Now())
+	retry, f, status, cfg := tw.admit(key, arrived)
 	if retry > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
 		e.writeGraphError(w, r, twError(http.StatusTooManyRequests, "TooManyRequests",
@@ -541,6 +562,11 @@ func (e *Emulator) sendActivity(r *http.Request, c *graphCaller, data []byte) *g
 	}
 	if b.PreviewText != nil {
 		rec.PreviewText = b.PreviewText.Content
+	}
+	if r.Context().Err() != nil {
+		// The client hung up before the notification was processed: Graph's
+		// front door drops such a request, and so does the emulator.
+		return twError(499, "ClientClosedRequest", "The client closed the request.")
 	}
 	tw.mu.Lock()
 	tw.seq++

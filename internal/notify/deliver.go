@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,17 +27,11 @@ func (w *deliveryWorker) NextRetry(job *river.Job[sqlstore.DeliveryJob]) time.Ti
 }
 
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[sqlstore.DeliveryJob]) error {
-	// River counts a job's snoozes in its metadata: a job that was snoozed
-	// for a rate-limit slot is returning for it.
-	var meta struct {
-		Snoozes int `json:"snoozes"`
-	}
-	_ = json.Unmarshal(job.Metadata, &meta)
-	return w.n.deliver(ctx, job.Args.NotificationID, meta.Snoozes > 0)
+	return w.n.deliver(ctx, job.Args.NotificationID)
 }
 
 // deliver runs one attempt for notification id.
-func (n *Notifier) deliver(ctx context.Context, id int64, returning bool) error {
+func (n *Notifier) deliver(ctx context.Context, id int64) error {
 	st := n.cfg.DB
 	no, err := st.NotificationByID(ctx, id)
 	if desk.ErrorCode(err) == desk.ENotFound {
@@ -88,7 +81,7 @@ func (n *Notifier) deliver(ctx context.Context, id int64, returning bool) error 
 			n.cfg.Log.Info("teams delivery back on: the channel's token carries the permissions", "app_id", ch.AppID)
 		}
 	}
-	gc := &graph.Client{BaseURL: n.cfg.GraphURL, HTTP: n.cfg.HTTP,
+	gc := &graph.Client{BaseURL: n.cfg.GraphURL, HTTP: n.http,
 		Token: func(context.Context) (string, error) { return tok.value, nil }}
 	lim := n.limit(ch.AppID)
 
@@ -100,25 +93,28 @@ func (n *Notifier) deliver(ctx context.Context, id int64, returning bool) error 
 		return n.settle(ctx, no, desk.DeliverySkipped, reach)
 	}
 
-	wait, snooze := lim.admit(n.cfg.Now(), returning)
+	wait, snooze := lim.admit(time.Now())
 	if snooze > 0 {
 		n.snoozed.Add(1)
 		return river.JobSnooze(snooze)
 	}
-	if err := sleep(ctx, wait); err != nil {
+	if err := n.wait(ctx, wait); err != nil {
+		if errors.Is(err, errStopping) {
+			return river.JobSnooze(0) // available again at once, to the next process
+		}
 		return err
 	}
-	// A 429 may have paused the tenant while this job waited for its slot.
-	if p := lim.pausedFor(n.cfg.Now()); p > 0 {
-		n.snoozed.Add(1)
-		return river.JobSnooze(p + jitter(time.Second))
-	}
 	body := activity(no, ch)
-	cctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	cctx, cancel := context.WithTimeout(context.WithValue(ctx, gateKey{}, lim), n.cfg.RequestTimeout)
 	err = gc.SendActivityNotification(cctx, u.ObjectID, body, graph.NoRetry())
 	cancel()
 	if err == nil {
 		return n.recordDelivered(ctx, no)
+	}
+	if errors.Is(err, errPaused) {
+		// A 429 paused the tenant while this job waited for its slot.
+		n.snoozed.Add(1)
+		return river.JobSnooze(lim.pausedFor(time.Now()) + jitter(time.Second))
 	}
 	if graph.StatusOf(err) == http.StatusForbidden {
 		// Permission, or the person removed the app since we installed it.
@@ -151,17 +147,28 @@ func activity(no desk.Notification, ch desk.Channel) graph.ActivityNotification 
 	}
 }
 
-// recordDelivered writes "delivered" the moment Graph said 204: this single
-// UPDATE is all that stands between Graph's acceptance and the record that
-// prevents a resend. If the database refuses it, it is tried again for a
-// while; failing that the job is cancelled rather than retried — a
-// notification left "pending" is better than one sent twice.
+// recordDelivered records the moment Graph said 204: first in the journal
+// (one write(2), see journal.go), then in the database with a single-row
+// UPDATE. If the database refuses, the UPDATE is tried again for a while;
+// failing that the job is cancelled rather than retried — the journal puts
+// the record right at the next start, and nothing is sent twice.
 func (n *Notifier) recordDelivered(ctx context.Context, no desk.Notification) error {
+	journalled := false
+	if j := n.journal; j != nil {
+		if err := j.delivered(no.ID); err != nil {
+			n.cfg.Log.Error("journal the delivery", "notification_id", no.ID, "err", err)
+		} else {
+			journalled = true
+		}
+	}
 	var err error
 	for i := range 20 {
 		var ok bool
 		ok, err = n.cfg.DB.UpdateDelivery(context.WithoutCancel(ctx), no.ID, desk.DeliveryUpdate{State: desk.DeliveryDelivered, At: n.cfg.Now()})
 		if err == nil {
+			if journalled {
+				n.journal.recorded()
+			}
 			if ok {
 				n.delivered.Add(1)
 			}
@@ -243,6 +250,10 @@ func (n *Notifier) graphFailure(ctx context.Context, no desk.Notification, ch de
 // people who removed or blocked the app are not asked again until
 // RecheckAfter has passed, and an installed app is not looked up again.
 func (n *Notifier) ensureInstalled(ctx context.Context, gc *graph.Client, lim *tenantLimit, ch desk.Channel, u desk.User, tok *appToken) (string, error) {
+	// One check at a time per person: their other notifications wait for
+	// its outcome instead of installing the app again.
+	unlock := n.lockRecipient(ch.AppID, u.ID)
+	defer unlock()
 	st := n.cfg.DB
 	now := n.cfg.Now()
 	r, err := st.TeamsRecipient(ctx, ch.AppID, u.ID)
@@ -281,11 +292,14 @@ func (n *Notifier) ensureInstalled(ctx context.Context, gc *graph.Client, lim *t
 	cctx, cancel = context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	err = gc.InstallApp(cctx, u.ObjectID, ch.TeamsPublishedAppID, graph.NoRetry())
 	cancel()
-	if err != nil && !errors.Is(err, graph.ErrAlreadyInstalled) {
+	switch {
+	case errors.Is(err, graph.ErrAlreadyInstalled):
+	case err != nil:
 		return n.installFailure(ctx, ch, u, tok, err)
+	default:
+		n.installed.Add(1)
+		n.cfg.Log.Info("installed the Teams app for a user", "app_id", ch.AppID, "user_id", u.ID)
 	}
-	n.installed.Add(1)
-	n.cfg.Log.Info("installed the Teams app for a user", "app_id", ch.AppID, "user_id", u.ID)
 	return "", st.SetTeamsRecipient(ctx, desk.TeamsRecipient{AppID: ch.AppID, UserID: u.ID, State: desk.RecipientInstalled, CheckedAt: now})
 }
 
@@ -381,7 +395,10 @@ func short(s string) string {
 	return s
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+var errStopping = errors.New("notify: stopping")
+
+// wait sleeps d, unless the job's context ends or the notifier stops.
+func (n *Notifier) wait(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
@@ -390,6 +407,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-n.stopping:
+		return errStopping
 	case <-t.C:
 		return nil
 	}

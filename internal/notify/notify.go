@@ -18,18 +18,22 @@
 //  4. wait for a slot of the channel's rate limit (Graph allows 5 calls per
 //     second per app per tenant), or snooze the job until one is free;
 //  5. call sendActivityNotification once (graph.NoRetry) and record the
-//     outcome at once: 204 marks the row delivered in a single-row UPDATE
-//     before anything else happens; 429 pauses the tenant and snoozes the
-//     job for Retry-After; 5xx, time-outs and network errors return an
-//     error, and River retries with exponential back-off and jitter.
+//     outcome at once: a 204 is appended to the journal (one write(2), see
+//     journal.go) and then marks the row delivered in a single-row UPDATE;
+//     429 pauses the tenant and snoozes the job for Retry-After; 5xx,
+//     time-outs and network errors return an error, and River retries with
+//     exponential back-off and jitter.
 //
-// The duplicate window is step 5's: between Graph's 204 and that UPDATE's
-// commit. A crash there leaves the job running in River's table; it is run
-// again after restart and sends a second time. Nothing else can resend a
-// delivered notification, because every run starts by reading the row.
-// chainId is the notification's id, so a second copy replaces the first in
-// the person's feed rather than appearing beside it (Graph: the same chainId
-// overrides the previous notification).
+// The duplicate window is step 5's: between Graph accepting the request and
+// the journal write — the time it takes the answer to reach the process.
+// A crash there leaves the job running in River's table; it is run again
+// after restart and sends a second time; so does a time-out that hides an
+// accepted request's answer. Nothing else can resend a delivered
+// notification: the journal is replayed into the database before any job
+// runs, and every run starts by reading the row. chainId is the
+// notification's id, so a second copy replaces the first in the person's
+// feed rather than appearing beside it (Graph: the same chainId overrides
+// the previous notification).
 package notify
 
 import (
@@ -73,10 +77,13 @@ type Config struct {
 	// InstallRate paces installedApps calls per channel (default 20/s; Graph allows 30).
 	InstallRate float64
 	// MaxWait is the longest a job waits for a rate-limit slot while
-	// holding a worker; longer, it is snoozed (default 2 s).
+	// holding a worker; longer, it is snoozed (default 10 s: a channel then
+	// holds at most Rate × MaxWait ≈ 48 workers).
 	MaxWait time.Duration
 	// RetryBase is the first retry's back-off after a failure; later ones
-	// double it, up to 10 minutes, with jitter (default 1 s).
+	// double it, up to 10 minutes, with jitter (default 500 ms; retries
+	// pass the channel's rate limit like first attempts, so Graph never sees
+	// more than Rate from a channel however short the back-off).
 	RetryBase time.Duration
 	// RequestTimeout bounds one Graph call (default 30 s).
 	RequestTimeout time.Duration
@@ -97,10 +104,11 @@ type Config struct {
 	// SLAInterval is how often the SLA warning sweep runs (default 1 min;
 	// negative: never).
 	SLAInterval time.Duration
-	// LockDir, for SQLite, is the data directory: the notifier takes an
-	// exclusive lock on LockDir/notify.lock, so that one process works a
-	// database's queue, and can then requeue at once the jobs a crashed
-	// process left running instead of waiting for River's rescuer.
+	// LockDir is the data directory. The notifier takes an exclusive lock
+	// on LockDir/notify.lock and keeps its journal of Graph's 204s in
+	// LockDir/notify.journal (journal.go). On SQLite — one process per
+	// database — holding the lock also lets it requeue at once the jobs a
+	// crashed process left running, instead of waiting for River's rescuer.
 	LockDir string
 	Now     func() time.Time
 }
@@ -113,10 +121,10 @@ func (c *Config) defaults() {
 		c.InstallRate = 20
 	}
 	if c.MaxWait <= 0 {
-		c.MaxWait = 2 * time.Second
+		c.MaxWait = 10 * time.Second
 	}
 	if c.RetryBase <= 0 {
-		c.RetryBase = time.Second
+		c.RetryBase = 500 * time.Millisecond
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 30 * time.Second
@@ -163,14 +171,20 @@ type Stats struct {
 
 // Notifier runs the delivery workers.
 type Notifier struct {
-	cfg    Config
-	river  *river.Client[*sql.Tx]
-	tokens *tokenCache
-	lock   *os.File
+	cfg     Config
+	http    *http.Client // cfg.HTTP with each channel's send gate (gatedTransport)
+	river   *river.Client[*sql.Tx]
+	tokens  *tokenCache
+	lock    *os.File
+	journal *journal // receipts of 204s, written before the database (journal.go)
 
-	mu     sync.Mutex
-	limits map[string]*tenantLimit
-	chans  map[chanKey]chanEntry
+	stopping chan struct{} // closed by Stop: jobs waiting for a slot give it up
+	stopOnce sync.Once
+
+	mu       sync.Mutex
+	limits   map[string]*tenantLimit
+	chans    map[chanKey]chanEntry
+	checking map[recipientKey]*sync.Mutex
 
 	delivered, skipped, dead, throttled, failed, snoozed, installed atomic.Int64
 }
@@ -205,8 +219,9 @@ func New(cfg Config) (*Notifier, error) {
 		return nil, errors.New("notify: DB, Service, Entra and GraphURL are required")
 	}
 	cfg.defaults()
-	n := &Notifier{cfg: cfg, limits: map[string]*tenantLimit{}, chans: map[chanKey]chanEntry{},
-		tokens: &tokenCache{entra: cfg.Entra, svc: cfg.Service, now: cfg.Now, slots: map[string]*tokenSlot{}}}
+	n := &Notifier{cfg: cfg, limits: map[string]*tenantLimit{}, chans: map[chanKey]chanEntry{}, checking: map[recipientKey]*sync.Mutex{},
+		stopping: make(chan struct{}),
+		tokens:   &tokenCache{entra: cfg.Entra, svc: cfg.Service, now: cfg.Now, slots: map[string]*tokenSlot{}}}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &deliveryWorker{n: n})
 	river.AddWorker(workers, &slaWorker{n: n})
@@ -235,13 +250,18 @@ func New(cfg Config) (*Notifier, error) {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
 	n.river = c
+	base := cfg.HTTP.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	n.http = &http.Client{Transport: gatedTransport{base: base}, Timeout: cfg.HTTP.Timeout, Jar: cfg.HTTP.Jar}
 	return n, nil
 }
 
 // Start takes the queue lock (SQLite), requeues what a crashed process left
 // running, and starts the workers. It returns once they run.
 func (n *Notifier) Start(ctx context.Context) error {
-	if n.cfg.DB.Dialect() == "sqlite" && n.cfg.LockDir != "" {
+	if n.cfg.LockDir != "" {
 		f, err := os.OpenFile(filepath.Join(n.cfg.LockDir, "notify.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 		if err != nil {
 			return fmt.Errorf("notify: lock: %w", err)
@@ -251,8 +271,19 @@ func (n *Notifier) Start(ctx context.Context) error {
 			return fmt.Errorf("notify: another tamlink process is delivering notifications from %s: %w", n.cfg.LockDir, err)
 		}
 		n.lock = f
-		if err := n.recoverAfterCrash(ctx); err != nil {
+		if n.journal, err = openJournal(n.cfg.LockDir); err != nil {
 			return err
+		}
+		// Deliveries a killed process journalled but had not recorded.
+		if k, err := n.journal.replay(ctx, n.cfg.DB, n.cfg.Now()); err != nil {
+			return err
+		} else if k > 0 {
+			n.cfg.Log.Warn("recorded deliveries a crash left in the journal", "notifications", k)
+		}
+		if n.cfg.DB.Dialect() == "sqlite" {
+			if err := n.recoverAfterCrash(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	if err := n.river.Start(ctx); err != nil {
@@ -284,9 +315,16 @@ func (n *Notifier) recoverAfterCrash(ctx context.Context) error {
 	return nil
 }
 
-// Stop lets running deliveries finish (up to ctx) and stops.
+// Stop lets requests already sent to Graph finish and be recorded (up to
+// ctx), sends jobs still waiting for a rate-limit slot back to the queue,
+// and stops.
 func (n *Notifier) Stop(ctx context.Context) error {
+	n.stopOnce.Do(func() { close(n.stopping) })
 	err := n.river.Stop(ctx)
+	if n.journal != nil {
+		n.journal.close()
+		n.journal = nil
+	}
 	if n.lock != nil {
 		_ = syscall.Flock(int(n.lock.Fd()), syscall.LOCK_UN)
 		n.lock.Close()
@@ -304,6 +342,25 @@ func (n *Notifier) limit(appID string) *tenantLimit {
 		n.limits[appID] = l
 	}
 	return l
+}
+
+type recipientKey struct {
+	appID  string
+	userID int64
+}
+
+// lockRecipient serialises the installation check of one person.
+func (n *Notifier) lockRecipient(appID string, userID int64) (unlock func()) {
+	k := recipientKey{appID, userID}
+	n.mu.Lock()
+	m := n.checking[k]
+	if m == nil {
+		m = &sync.Mutex{}
+		n.checking[k] = m
+	}
+	n.mu.Unlock()
+	m.Lock()
+	return m.Unlock
 }
 
 // chanKey finds a user's channel: the organisation's channel in the user's tenant.

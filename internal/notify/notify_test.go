@@ -5,6 +5,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -315,9 +317,9 @@ func TestUnreachablePeopleAndChannelsAreRecordedNotRetried(t *testing.T) {
 
 func TestRetriesFaultsAndHonoursRetryAfter(t *testing.T) {
 	f := newFixture(t)
-	// Graph allows 2/s here while the notifier is told 10/s: it meets 429s
+	// Graph allows 3/s here while the notifier is told 10/s: it meets 429s
 	// and must honour them; half the requests misbehave besides.
-	f.emu.SetTeamworkFaults(emulator.TeamworkFaults{Rate: 2, FaultRate: 0.5, Slow: 50 * time.Millisecond})
+	f.emu.SetTeamworkFaults(emulator.TeamworkFaults{Rate: 3, FaultRate: 0.5, Slow: 50 * time.Millisecond})
 	f.start(func(c *Config) { c.Rate = 10 })
 	var ns []desk.Notification
 	for i := range 8 {
@@ -405,15 +407,18 @@ func TestUndeclaredActivityTypeIsDeadLettered(t *testing.T) {
 // TestCrashRecovery plays what a process killed mid-delivery leaves behind:
 // River jobs marked running by a process that no longer exists, and its
 // leadership. One job's notification was delivered and recorded before the
-// kill (the job's completion was lost); the other was not sent at all. A
-// new notifier requeues both at once: the first is not sent again, the
-// second is sent.
+// kill (the job's completion was lost); one was accepted by Graph and
+// journalled but its UPDATE had not run; the last was not sent at all. A
+// new notifier replays the journal and requeues the jobs at once: only the
+// last is sent.
 func TestCrashRecovery(t *testing.T) {
 	f := newFixture(t)
 	f.emu.InstallTeamsApp(contosoTenant, adaOID, contosoTeams)
 	sent := f.comment(f.ada, "sent before the crash")
+	journalled := f.comment(f.ada, "accepted, journalled, not recorded")
 	unsent := f.comment(f.ada, "not sent before the crash")
 	ctx := context.Background()
+	must(t, os.WriteFile(filepath.Join(f.dir, "notify.journal"), []byte("delivered "+strconv.FormatInt(journalled.ID, 10)+"\ndelivered 99"), 0o600))
 	if _, err := f.db.UpdateDelivery(ctx, sent.ID, desk.DeliveryUpdate{State: desk.DeliveryDelivered}); err != nil {
 		t.Fatal(err)
 	}
@@ -435,6 +440,13 @@ func TestCrashRecovery(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if c := len(f.received(sent.ID)); c != 0 {
 		t.Fatalf("a notification recorded as delivered was sent again (%d)", c)
+	}
+	if got, _ := f.db.NotificationByID(ctx, journalled.ID); got.Delivery != desk.DeliveryDelivered || len(f.received(journalled.ID)) != 0 {
+		t.Fatalf("journalled delivery: %+v, sent %d times", got, len(f.received(journalled.ID)))
+	}
+	// Replayed and emptied; since then only the one sent after the restart.
+	if data, _ := os.ReadFile(filepath.Join(f.dir, "notify.journal")); string(data) != "delivered "+strconv.FormatInt(unsent.ID, 10)+"\n" {
+		t.Fatalf("journal after the restart: %q", data)
 	}
 	if c := len(f.received(unsent.ID)); c != 1 {
 		t.Fatalf("unsent received %d times", c)
@@ -462,11 +474,11 @@ func TestLimiterSnoozesBacklogs(t *testing.T) {
 	var waited, snoozed int
 	var lastSnooze time.Duration
 	for range 30 {
-		wait, snooze := l.admit(now, false)
+		wait, snooze := l.admit(now)
 		switch {
 		case snooze > 0:
 			snoozed++
-			if snooze < lastSnooze {
+			if snooze <= lastSnooze {
 				t.Fatalf("snoozes must hand out later slots: %s after %s", snooze, lastSnooze)
 			}
 			lastSnooze = snooze
@@ -484,8 +496,13 @@ func TestLimiterSnoozesBacklogs(t *testing.T) {
 	if lastSnooze < 5*time.Second {
 		t.Fatalf("the 30th of a backlog at 5/s is due after ~6 s, snoozed only %s", lastSnooze)
 	}
+	// Time never runs backwards for the limiter: an earlier instant asks at
+	// the latest one, and gets no extra slot.
+	if wait, snooze := l.admit(now.Add(-time.Hour)); wait == 0 && snooze == 0 {
+		t.Fatal("an earlier instant got an immediate slot")
+	}
 	l.pause(now, 3*time.Second)
-	if wait, snooze := l.admit(now.Add(time.Second), false); wait != 0 || snooze < 2*time.Second {
+	if wait, snooze := l.admit(now.Add(time.Second)); wait != 0 || snooze < 2*time.Second {
 		t.Fatalf("during a Retry-After pause: wait %s snooze %s", wait, snooze)
 	}
 }
@@ -502,5 +519,86 @@ func TestRolesOf(t *testing.T) {
 	tok := &appToken{roles: r, parsed: true}
 	if m := tok.missing(); len(m) != 1 || m[0] != "TeamsAppInstallation.ReadWriteSelfForUser.All" {
 		t.Fatalf("missing %v", m)
+	}
+}
+
+// TestGateSpacesByWriteTime: the next request waits for the previous one to
+// be written, and then a full interval.
+func TestGateSpacesByWriteTime(t *testing.T) {
+	l := newTenantLimit(10, 20, time.Second) // 100 ms apart
+	ctx := context.Background()
+	r1, err := l.gate(ctx)
+	must(t, err)
+	got := make(chan time.Time, 1)
+	go func() {
+		r2, err := l.gate(ctx)
+		if err == nil {
+			r2()
+		}
+		got <- time.Now()
+	}()
+	time.Sleep(150 * time.Millisecond) // the first request is stalled before its write
+	written := time.Now()
+	r1()
+	second := <-got
+	if gap := second.Sub(written); gap < 95*time.Millisecond {
+		t.Fatalf("second request %s after the first was written; want ≥ 100ms", gap)
+	}
+	l.pause(time.Now(), time.Second)
+	if _, err := l.gate(ctx); err != errPaused {
+		t.Fatalf("gate during a pause: %v", err)
+	}
+}
+
+// TestSLASweepRuns: the notifier's periodic job sends the SLA warning of a
+// Sev 1 ticket past three quarters of its first-response target.
+func TestSLASweepRuns(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tk := desk.Ticket{OrgID: f.ada.OrgID, Title: "Outage", Severity: desk.Sev1, Status: desk.StatusNew,
+		Requester: desk.UserActor(f.ada), CreatedAt: time.Now().Add(-50 * time.Minute)}
+	must(t, f.db.CreateTicket(ctx, &tk))
+	f.start(func(c *Config) { c.SLAInterval = 200 * time.Millisecond })
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ns, _, err := f.svc.Notifications(ctx, f.ada, 0, 5)
+		must(t, err)
+		if len(ns) > 0 && ns[0].Kind == desk.NotifySLAWarning && ns[0].TicketID == tk.ID {
+			if got := f.settle(ns[0].ID, 10*time.Second); got.Delivery != desk.DeliveryDelivered {
+				t.Fatalf("SLA warning %+v", got)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no SLA warning")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestStopSendsWaitingJobsBack: on shutdown, a job waiting for its tenant's
+// slot goes back to the queue at once instead of holding the stop.
+func TestStopSendsWaitingJobsBack(t *testing.T) {
+	f := newFixture(t)
+	f.emu.InstallTeamsApp(contosoTenant, adaOID, contosoTeams)
+	n := f.start(func(c *Config) { c.Rate = 0.2; c.MaxWait = time.Minute }) // one send per 5 s
+	first := f.comment(f.ada, "one")
+	f.settle(first.ID, 10*time.Second)
+	second := f.comment(f.ada, "two") // waits ~5 s for its slot
+	time.Sleep(500 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	must(t, n.Stop(ctx))
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("stop took %s", took)
+	}
+	if got, _ := f.db.NotificationByID(context.Background(), second.ID); got.Delivery != desk.DeliveryPending {
+		t.Fatalf("waiting notification %+v", got)
+	}
+	var state string
+	must(t, f.db.SQL().QueryRowContext(context.Background(), `SELECT state FROM river_job WHERE kind = ? ORDER BY id DESC LIMIT 1`, "tamlink_notification_delivery").Scan(&state))
+	if state != "available" {
+		t.Fatalf("job state %s after stop, want available", state)
 	}
 }

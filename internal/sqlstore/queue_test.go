@@ -82,4 +82,3 @@ func TestDeliveryJobsCommitWithTheirRows(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-

@@ -26,7 +26,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"statuses":   func() []desk.Status { return desk.Statuses },
+	"statuses": func() []desk.Status { return desk.Statuses },
 	// change renders a timeline value for people: "in_progress" → "In progress".
 	"change": func(kind desk.EventKind, v string) string {
 		switch {
