@@ -226,7 +226,7 @@ func New(cfg Config) (*Notifier, error) {
 	river.AddWorker(workers, &deliveryWorker{n: n})
 	river.AddWorker(workers, &slaWorker{n: n})
 	rc := &river.Config{
-		Logger:               cfg.Log.With("component", "river"),
+		Logger:               slog.New(atLeast{cfg.Log.Handler(), slog.LevelWarn}).With("component", "river"),
 		Queues:               map[string]river.QueueConfig{sqlstore.NotifyQueue: {MaxWorkers: cfg.Workers}},
 		Workers:              workers,
 		FetchPollInterval:    cfg.PollInterval,
@@ -401,3 +401,18 @@ func (n *Notifier) channelFor(ctx context.Context, u desk.User) (desk.Channel, b
 	n.mu.Unlock()
 	return e.ch, e.ok, nil
 }
+
+// atLeast passes on only records at or above min: River reports routine
+// maintenance at INFO every minute, which is noise in an operator's log.
+type atLeast struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h atLeast) WithAttrs(a []slog.Attr) slog.Handler { return atLeast{h.Handler.WithAttrs(a), h.min} }
+
+func (h atLeast) WithGroup(n string) slog.Handler { return atLeast{h.Handler.WithGroup(n), h.min} }
