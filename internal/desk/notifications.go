@@ -232,12 +232,12 @@ func ticketDraft(t Ticket, ev TicketEvent) (draft, bool) {
 	case EventStatus:
 		to := Status(ev.To).Label()
 		d.kind = NotifyTicketStatus
-		d.text = fmt.Sprintf("Status %s → %s (%s)", Status(ev.From).Label(), to, who)
+		d.text = fmt.Sprintf("Status %s → %s, by %s", Status(ev.From).Label(), to, who)
 		d.params = []Param{title, {"status", to}}
 	case EventSeverity:
 		to := Severity(ev.To).Label()
 		d.kind = NotifyTicketSeverity
-		d.text = fmt.Sprintf("Severity %s → %s (%s)", Severity(ev.From).Label(), to, who)
+		d.text = fmt.Sprintf("Severity %s → %s, by %s", Severity(ev.From).Label(), to, who)
 		d.params = []Param{title, {"severity", to}}
 	case EventAssignee:
 		to := ev.To
@@ -245,7 +245,10 @@ func ticketDraft(t Ticket, ev TicketEvent) (draft, bool) {
 			to = "nobody"
 		}
 		d.kind = NotifyTicketAssigned
-		d.text = fmt.Sprintf("Assigned to %s (%s)", to, who)
+		d.text = fmt.Sprintf("Assigned to %s by %s", to, who)
+		if to == who {
+			d.text = who + " took the ticket"
+		}
 		d.params = []Param{title, {"assignee", to}}
 	default:
 		return d, false

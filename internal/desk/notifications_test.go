@@ -295,3 +295,20 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A staff member who assigns a ticket to themselves is not named twice
+// ("Assigned to Taylor (Taylor)", seen in the first-use trial).
+func TestAssignToSelfText(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tk, err := f.svc.CreateTicket(ctx, f.user, f.ch.OrgID, desk.TicketInput{Title: "t"})
+	must(t, err)
+	me := f.admin.ID
+	_, _, err = f.svc.ChangeTicket(ctx, f.admin, tk.ID, desk.TicketChange{AssigneeID: &me})
+	must(t, err)
+	ns, _, err := f.svc.Notifications(ctx, desk.User{ID: f.user.ID}, 0, 10)
+	must(t, err)
+	if len(ns) == 0 || ns[0].Text != "Ada took the ticket" {
+		t.Fatalf("notification %+v", ns)
+	}
+}
