@@ -391,10 +391,11 @@ func TestMainPath(t *testing.T) {
 			ID     int64
 			Author struct{ Name string }
 		}
-		Unread int
+		Unread  int
+		HasMore bool
 	}
 	call(t, c, "GET", d.URL+"/api/tab/"+d.AppID+"/messages", alex, nil, &hist)
-	if len(hist.Messages) < 3 || hist.Messages[len(hist.Messages)-1].ID != reply.ID || hist.Unread < 2 {
+	if len(hist.Messages) < 3 || hist.Messages[len(hist.Messages)-1].ID != reply.ID || hist.Unread < 2 || hist.HasMore {
 		t.Fatalf("alex history: %+v", hist)
 	}
 	call(t, c, "POST", d.URL+"/api/tab/"+d.AppID+"/read", alex, map[string]int64{"messageId": reply.ID}, nil)

@@ -291,7 +291,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, a desk.Act
 		s.writeError(w, r, err)
 		return
 	}
-	msgs, err := s.svc.History(r.Context(), a, orgID, before, 50)
+	msgs, err := s.svc.History(r.Context(), a, orgID, before, historyPage)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -301,7 +301,8 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, a desk.Act
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": messagesOf(msgs), "unread": unread})
+	// hasMore tells the client whether "load earlier" can find anything.
+	writeJSON(w, http.StatusOK, map[string]any{"messages": messagesOf(msgs), "unread": unread, "hasMore": len(msgs) == historyPage})
 }
 
 type sendRequest struct {
@@ -488,3 +489,6 @@ func (s *Server) tabAcceptInvite(w http.ResponseWriter, r *http.Request, tc tabC
 // userSideAADSTS are on-behalf-of refusals caused by the presented token or
 // its user (expired or foreign assertion, user gone), not by the channel.
 var userSideAADSTS = map[int]bool{50013: true, 500133: true, 50034: true, 50053: true, 50057: true, 240002: true}
+
+// historyPage is how many messages one history request returns.
+const historyPage = 50

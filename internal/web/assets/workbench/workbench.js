@@ -1031,6 +1031,7 @@
       state.historyDone = false;
     }
     if (!state.messages.size && !page.length) state.historyDone = true;
+    if (res && res.hasMore === false) state.historyDone = true;
     if (res && typeof res.unread === "number") state.unread = res.unread;
     addMessages(page, { scroll: "bottom" });
     renderUnread();
@@ -1043,7 +1044,7 @@
     try {
       const res = await request("GET", "/messages?before=" + encodeURIComponent(oldest));
       const page = (res && res.messages) || [];
-      if (!page.length) state.historyDone = true;
+      if (!page.length || (res && res.hasMore === false)) state.historyDone = true;
       addMessages(page, { scroll: "keep" });
     } catch (e) {
       if (!isAuthError(e)) showNotice("Earlier messages could not be loaded: " + e.message, "error");
@@ -1368,7 +1369,8 @@
     li.dataset.severity = t.severity || "";
     li.classList.toggle("closed", t.open === false);
     li.classList.toggle("selected", !!state.open && state.open.id === idNum(t.id));
-    setText(li.querySelector(".ticket-title"), t.title);
+    // The number is what staff quote ("ticket #4"), so customers see it too.
+    setText(li.querySelector(".ticket-title"), "#" + t.id + " " + t.title);
     const sev = li.querySelector(".badge.sev");
     setText(sev, t.severityLabel || severityLabel(t.severity));
     sev.className = "badge sev " + (t.severity || "");
