@@ -70,7 +70,10 @@ Usage:
   tamlink staff add      --data DIR --email E [--name N] [--admin]   (password from TAMLINK_PASSWORD or stdin)
   tamlink staff list     --data DIR
   tamlink staff token    --data DIR --email E [--days N]   mint an admin API token
-  tamlink staff assign   --data DIR --email E --org NAME
+  tamlink staff assign   --data DIR --email E --org NAME     (unassign: take it away)
+  tamlink staff passwd   --data DIR --email E              new password; ends their console sign-ins
+  tamlink staff revoke   --data DIR --email E              end every sign-in and API token
+  tamlink staff remove   --data DIR --email E
   tamlink manifest --app-id GUID --domain HOST --out FILE.zip     build the Teams app package
   tamlink setup    --tenant TID --domain HOST [--dry-run [--read]] [--register URL --token T --org NAME] [--new-secret]
                    register the app in a tenant through Graph (see README)

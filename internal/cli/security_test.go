@@ -85,3 +85,45 @@ func TestOrgNotMergedAcrossTenants(t *testing.T) {
 		t.Fatalf("second tenant joined Contoso: %v", err)
 	}
 }
+
+// TestStaffRevocation: staff access can be taken back from the CLI while the
+// server runs: revoked API tokens stop working, removed staff cannot sign in.
+func TestStaffRevocation(t *testing.T) {
+	d := startDemo(t)
+	_, tok, _ := tamlink(t, "", "staff", "token", "--data", d.Dir, "--email", d.StaffEmail)
+	tok = strings.TrimSpace(tok)
+	adminGet := func() int {
+		req, _ := http.NewRequest("GET", d.URL+"/api/admin/channels", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := adminGet(); code != 200 {
+		t.Fatalf("fresh token: %d", code)
+	}
+	if code, _, errs := tamlink(t, "", "staff", "revoke", "--data", d.Dir, "--email", d.StaffEmail); code != 0 {
+		t.Fatalf("revoke: %s", errs)
+	}
+	if code := adminGet(); code != 401 {
+		t.Fatalf("revoked token: %d", code)
+	}
+	if code, _, errs := tamlink(t, "", "staff", "token", "--data", d.Dir, "--email", d.StaffEmail, "--days", "5000"); code == 0 || !strings.Contains(errs, "days") {
+		t.Fatalf("a 5000-day token: %d %s", code, errs)
+	}
+	if code, _, errs := tamlink(t, "", "staff", "remove", "--data", d.Dir, "--email", d.StaffEmail); code != 0 {
+		t.Fatalf("remove: %s", errs)
+	}
+	c := noRedirect(mustJar())
+	resp, err := c.PostForm(d.URL+"/console/login", url.Values{"email": {d.StaffEmail}, "password": {d.StaffPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("removed staff signed in: %d", resp.StatusCode)
+	}
+}

@@ -15,7 +15,7 @@ import (
 
 func runStaff(ctx context.Context, args []string, env Env) error {
 	if len(args) == 0 {
-		return &exitError{2, fmt.Errorf("staff needs a subcommand: add, list, token, assign")}
+		return &exitError{2, fmt.Errorf("staff needs a subcommand: add, list, token, assign, unassign, passwd, revoke, remove")}
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlags("staff "+sub, env)
@@ -38,11 +38,9 @@ func runStaff(ctx context.Context, args []string, env Env) error {
 		if !strings.Contains(*email, "@") {
 			return desk.Invalid("email", "is required: --email ADDRESS")
 		}
-		pw := env.Getenv("TAMLINK_PASSWORD")
-		if pw == "" {
-			fmt.Fprint(env.Stderr, "password (read from stdin): ")
-			line, _ := bufio.NewReader(env.Stdin).ReadString('\n')
-			pw = strings.TrimRight(line, "\r\n")
+		pw, err := readPassword(env)
+		if err != nil {
+			return err
 		}
 		hash, err := password.Hash(pw)
 		if err != nil {
@@ -65,7 +63,19 @@ func runStaff(ctx context.Context, args []string, env Env) error {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\n", s.ID, s.Email, s.Name, s.Admin)
 		}
 		return tw.Flush()
+	case "passwd", "remove", "revoke", "unassign":
+		if *email == "" {
+			return desk.Invalid("email", "is required: --email ADDRESS")
+		}
+		st, err := o.db.StaffByEmail(ctx, strings.ToLower(*email))
+		if err != nil {
+			return err
+		}
+		return staffChange(ctx, o, sub, st, *org, env)
 	case "token":
+		if *days < 1 || *days > 365 {
+			return desk.Invalid("days", "must be between 1 and 365")
+		}
 		if *email == "" {
 			return desk.Invalid("email", "is required: --email ADDRESS")
 		}
@@ -102,4 +112,62 @@ func runStaff(ctx context.Context, args []string, env Env) error {
 		return nil
 	}
 	return &exitError{2, fmt.Errorf("unknown staff subcommand %q", sub)}
+}
+
+// staffChange changes or takes away a staff member's access. Ending their
+// sessions also closes their live console within seconds (live.go rechecks).
+func staffChange(ctx context.Context, o *opened, sub string, st desk.Staff, org string, env Env) error {
+	switch sub {
+	case "passwd":
+		pw, err := readPassword(env)
+		if err != nil {
+			return err
+		}
+		hash, err := password.Hash(pw)
+		if err != nil {
+			return desk.Invalid("password", "%v", err)
+		}
+		if err := o.db.SetStaffPassword(ctx, st.ID, hash); err != nil {
+			return err
+		}
+		if err := o.db.DeleteStaffSessions(ctx, st.ID, desk.SessionConsole); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "password of %s changed; their console sign-ins were ended\n", st.Email)
+	case "revoke":
+		for _, k := range []desk.SessionKind{desk.SessionConsole, desk.SessionAPI} {
+			if err := o.db.DeleteStaffSessions(ctx, st.ID, k); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(env.Stdout, "ended every console sign-in and API token of %s\n", st.Email)
+	case "remove":
+		if err := o.db.DeleteStaff(ctx, st.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "removed %s; their tickets are unassigned\n", st.Email)
+	case "unassign":
+		og, err := o.db.OrgByName(ctx, org)
+		if err != nil {
+			return err
+		}
+		if err := o.db.UnassignStaff(ctx, og.ID, st.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "%s no longer serves %s\n", st.Email, og.Name)
+	}
+	return nil
+}
+
+// readPassword takes TAMLINK_PASSWORD, else a line of standard input.
+func readPassword(env Env) (string, error) {
+	if pw := env.Getenv("TAMLINK_PASSWORD"); pw != "" {
+		return pw, nil
+	}
+	fmt.Fprint(env.Stderr, "password (read from stdin): ")
+	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", desk.Invalid("password", "none given: set TAMLINK_PASSWORD or type it on standard input")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }

@@ -36,7 +36,14 @@ type Store interface {
 	StaffByEmail(ctx context.Context, email string) (Staff, error)
 	ListStaff(ctx context.Context) ([]Staff, error)
 	SetStaffPassword(ctx context.Context, id int64, hash string) error
-	AssignStaff(ctx context.Context, orgID, staffID int64) error // idempotent
+	AssignStaff(ctx context.Context, orgID, staffID int64) error   // idempotent
+	UnassignStaff(ctx context.Context, orgID, staffID int64) error // idempotent
+	// DeleteStaff removes a staff account with its sessions, tokens and
+	// assignments; tickets it was assigned become unassigned.
+	DeleteStaff(ctx context.Context, id int64) error
+	// DeleteStaffSessions ends every session of a staff member of the given
+	// kind (console sign-ins or API tokens).
+	DeleteStaffSessions(ctx context.Context, staffID int64, kind SessionKind) error
 	OrgStaff(ctx context.Context, orgID int64) ([]Staff, error)
 	StaffOrgIDs(ctx context.Context, staffID int64) ([]int64, error)
 

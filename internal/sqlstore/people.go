@@ -149,6 +149,28 @@ func (s *store) AssignStaff(ctx context.Context, orgID, staffID int64) error {
 	return nil
 }
 
+// UnassignStaff takes an organisation away from a staff member.
+func (s *store) UnassignStaff(ctx context.Context, orgID, staffID int64) error {
+	if _, err := s.exec(ctx, `DELETE FROM org_staff WHERE org_id = ? AND staff_id = ?`, orgID, staffID); err != nil {
+		return wrap("unassign staff", err)
+	}
+	return nil
+}
+
+// DeleteStaff removes a staff account; the schema's foreign keys end its
+// sessions and assignments and unassign its tickets.
+func (s *store) DeleteStaff(ctx context.Context, id int64) error {
+	return s.execOne(ctx, "delete staff", notFound("staff member"), `DELETE FROM staff WHERE id = ?`, id)
+}
+
+// DeleteStaffSessions ends a staff member's sessions of one kind.
+func (s *store) DeleteStaffSessions(ctx context.Context, staffID int64, kind desk.SessionKind) error {
+	if _, err := s.exec(ctx, `DELETE FROM sessions WHERE staff_id = ? AND kind = ?`, staffID, string(kind)); err != nil {
+		return wrap("delete staff sessions", err)
+	}
+	return nil
+}
+
 // OrgStaff returns the staff assigned to an organisation, by name. Admins see
 // every organisation but are listed only where assigned.
 func (s *store) OrgStaff(ctx context.Context, orgID int64) ([]desk.Staff, error) {

@@ -33,6 +33,7 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) desk.Store) {
 		{"Users", testUsers},
 		{"Staff", testStaff},
 		{"AssignStaff", testAssignStaff},
+		{"RemoveStaff", testRemoveStaff},
 		{"Messages", testMessages},
 		{"MessageIdempotency", testMessageIdempotency},
 		{"MessagePagination", testMessagePagination},
@@ -1193,5 +1194,48 @@ func testConcurrency(t *testing.T, s desk.Store) {
 		if _, err := s.Unread(ctx, org.ID, a); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// testRemoveStaff: unassigning, revoking sessions by kind, and deleting a
+// staff member with their sessions while their tickets stay, unassigned.
+func testRemoveStaff(t *testing.T, s desk.Store) {
+	ctx := t.Context()
+	c := newOrg(t, s, "Contoso")
+	al := newStaff(t, s, "alice@example.com", "Alice", false)
+	must(t, s.AssignStaff(ctx, c.ID, al.ID))
+	must(t, s.UnassignStaff(ctx, c.ID, al.ID))
+	must(t, s.UnassignStaff(ctx, c.ID, al.ID)) // idempotent
+	if ids, _ := s.StaffOrgIDs(ctx, al.ID); len(ids) != 0 {
+		t.Fatalf("still assigned to %v", ids)
+	}
+	exp := t0.Add(1000 * time.Hour)
+	console := desk.Session{TokenHash: []byte("console-1"), Kind: desk.SessionConsole, StaffID: al.ID, CreatedAt: t0, ExpiresAt: exp}
+	api := desk.Session{TokenHash: []byte("api-1"), Kind: desk.SessionAPI, StaffID: al.ID, CreatedAt: t0, ExpiresAt: exp}
+	must(t, s.CreateSession(ctx, &console))
+	must(t, s.CreateSession(ctx, &api))
+	must(t, s.DeleteStaffSessions(ctx, al.ID, desk.SessionAPI))
+	if _, err := s.SessionByHash(ctx, api.TokenHash); desk.ErrorCode(err) != desk.ENotFound {
+		t.Fatalf("API token survived revocation: %v", err)
+	}
+	if _, err := s.SessionByHash(ctx, console.TokenHash); err != nil {
+		t.Fatalf("console session revoked with the API tokens: %v", err)
+	}
+	tk := desk.Ticket{OrgID: c.ID, Title: "t", Severity: desk.Sev3, Status: desk.StatusOpen, Requester: desk.Actor{Kind: desk.ActorSystem, Name: "x"},
+		AssigneeID: al.ID, AssigneeName: "Alice", CreatedAt: t0, UpdatedAt: t0}
+	must(t, s.CreateTicket(ctx, &tk))
+	must(t, s.DeleteStaff(ctx, al.ID))
+	if _, err := s.StaffByID(ctx, al.ID); desk.ErrorCode(err) != desk.ENotFound {
+		t.Fatalf("deleted staff still found: %v", err)
+	}
+	if _, err := s.SessionByHash(ctx, console.TokenHash); desk.ErrorCode(err) != desk.ENotFound {
+		t.Fatalf("deleted staff's session survived: %v", err)
+	}
+	got, err := s.TicketByID(ctx, tk.ID)
+	if err != nil || got.AssigneeID != 0 {
+		t.Fatalf("ticket after its assignee left: %+v %v", got, err)
+	}
+	if err := s.DeleteStaff(ctx, al.ID); desk.ErrorCode(err) != desk.ENotFound {
+		t.Fatalf("second delete: %v", err)
 	}
 }
