@@ -399,11 +399,7 @@ func (e *Emulator) createApplication(w http.ResponseWriter, r *http.Request, c *
 	if !c.may(appWrite, appWrite) {
 		return errDenied()
 	}
-	body, ge := readGraphBody(w, r, 1<<20)
-	if ge != nil {
-		return ge
-	}
-	p, ge := parseProps(body, slices.Concat(appWritable, appUnmodeled, appReadOnly)...)
+	p, ge := readProps(w, r, 1<<20, slices.Concat(appWritable, appUnmodeled, appReadOnly)...)
 	if ge != nil {
 		return ge
 	}
@@ -444,11 +440,7 @@ func (e *Emulator) patchApplication(w http.ResponseWriter, r *http.Request, c *g
 	if !c.may(appWrite, appWrite) {
 		return errDenied()
 	}
-	body, ge := readGraphBody(w, r, 1<<20)
-	if ge != nil {
-		return ge
-	}
-	p, ge := parseProps(body, slices.Concat(appWritable, appUnmodeled, appReadOnly)...)
+	p, ge := readProps(w, r, 1<<20, slices.Concat(appWritable, appUnmodeled, appReadOnly)...)
 	if ge != nil {
 		return ge
 	}
@@ -997,11 +989,7 @@ func (e *Emulator) removePassword(w http.ResponseWriter, r *http.Request, c *gra
 	if !c.may(appWrite, appWrite) {
 		return errDenied()
 	}
-	body, ge := readGraphBody(w, r, 64<<10)
-	if ge != nil {
-		return ge
-	}
-	p, ge := parseProps(body, "keyId")
+	p, ge := readProps(w, r, 64<<10, "keyId")
 	if ge != nil {
 		return ge
 	}
@@ -1137,11 +1125,7 @@ func (e *Emulator) createServicePrincipal(w http.ResponseWriter, r *http.Request
 	if !c.may(appWrite, appWrite) {
 		return errDenied()
 	}
-	body, ge := readGraphBody(w, r, 64<<10)
-	if ge != nil {
-		return ge
-	}
-	p, ge := parseProps(body, "appId", "accountEnabled", "tags", "appRoleAssignmentRequired")
+	p, ge := readProps(w, r, 64<<10, "appId", "accountEnabled", "tags", "appRoleAssignmentRequired")
 	if ge != nil {
 		return ge
 	}
@@ -1298,11 +1282,7 @@ func (e *Emulator) assignAppRole(w http.ResponseWriter, r *http.Request, c *grap
 	if !c.may(roleAssignWrite, roleAssignWrite) {
 		return errDenied()
 	}
-	body, ge := readGraphBody(w, r, 64<<10)
-	if ge != nil {
-		return ge
-	}
-	p, ge := parseProps(body, "principalId", "resourceId", "appRoleId", "principalType")
+	p, ge := readProps(w, r, 64<<10, "principalId", "resourceId", "appRoleId", "principalType")
 	if ge != nil {
 		return ge
 	}
@@ -1550,11 +1530,7 @@ func (e *Emulator) createGrant(w http.ResponseWriter, r *http.Request, c *graphC
 	if !c.may(grantWrite, grantWrite) {
 		return errDenied()
 	}
-	body, ge := readGraphBody(w, r, 64<<10)
-	if ge != nil {
-		return ge
-	}
-	p, ge := parseProps(body, "clientId", "consentType", "principalId", "resourceId", "scope", "startTime", "expiryTime")
+	p, ge := readProps(w, r, 64<<10, "clientId", "consentType", "principalId", "resourceId", "scope", "startTime", "expiryTime")
 	if ge != nil {
 		return ge
 	}
@@ -1660,11 +1636,7 @@ func (e *Emulator) patchGrant(w http.ResponseWriter, r *http.Request, c *graphCa
 	if !c.may(grantWrite, grantWrite) {
 		return errDenied()
 	}
-	body, ge := readGraphBody(w, r, 64<<10)
-	if ge != nil {
-		return ge
-	}
-	p, ge := parseProps(body, "scope")
+	p, ge := readProps(w, r, 64<<10, "scope")
 	if ge != nil {
 		return ge
 	}
@@ -2219,4 +2191,14 @@ func graphTime(t time.Time) any {
 		return nil
 	}
 	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// readProps reads a request body of at most limit bytes and parses it as a
+// Graph object whose properties must be among known.
+func readProps(w http.ResponseWriter, r *http.Request, limit int64, known ...string) (props, *graphError) {
+	body, ge := readGraphBody(w, r, limit)
+	if ge != nil {
+		return nil, ge
+	}
+	return parseProps(body, known...)
 }

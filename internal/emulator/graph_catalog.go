@@ -500,11 +500,7 @@ func (e *Emulator) reviewTeamsApp(w http.ResponseWriter, r *http.Request, c *gra
 	if c.user == nil || !c.may(catalogAdmin, nil) {
 		return errDenied()
 	}
-	body, ge := readGraphBody(w, r, 64<<10)
-	if ge != nil {
-		return ge
-	}
-	p, ge := parseProps(body, "publishingState")
+	p, ge := readProps(w, r, 64<<10, "publishingState")
 	if ge != nil {
 		return ge
 	}
