@@ -67,14 +67,7 @@ func (s *store) Messages(ctx context.Context, orgID, beforeID int64, limit int) 
 	if limit <= 0 {
 		limit = DefaultMessageLimit
 	}
-	q := `SELECT ` + messageCols + ` FROM messages WHERE org_id = ?`
-	args := []any{orgID}
-	if beforeID > 0 {
-		q += ` AND id < ?`
-		args = append(args, beforeID)
-	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit)
+	q, args := keysetPage(`SELECT `+messageCols+` FROM messages WHERE org_id = ?`, orgID, beforeID, limit)
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, wrap("list messages", err)
@@ -120,4 +113,15 @@ func (s *store) Unread(ctx context.Context, orgID int64, reader desk.Actor) (int
 		return 0, wrap("count unread", err)
 	}
 	return n, nil
+}
+
+// keysetPage completes a query selecting rows WHERE owner = ? into one page
+// of the newest rows below beforeID (0 = no bound), newest first.
+func keysetPage(query string, owner, beforeID int64, limit int) (string, []any) {
+	args := []any{owner}
+	if beforeID > 0 {
+		query += ` AND id < ?`
+		args = append(args, beforeID)
+	}
+	return query + ` ORDER BY id DESC LIMIT ?`, append(args, limit)
 }

@@ -100,14 +100,7 @@ func (s *store) Notifications(ctx context.Context, userID, beforeID int64, limit
 	if limit <= 0 {
 		limit = DefaultNotificationLimit
 	}
-	q := `SELECT ` + notificationCols + ` FROM notifications WHERE user_id = ?`
-	args := []any{userID}
-	if beforeID > 0 {
-		q += ` AND id < ?`
-		args = append(args, beforeID)
-	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit)
+	q, args := keysetPage(`SELECT `+notificationCols+` FROM notifications WHERE user_id = ?`, userID, beforeID, limit)
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, wrap("list notifications", err)
