@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -46,6 +47,11 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 	sf := addServerFlags(fs, env, "127.0.0.1:8080", ".demo")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if host, _, err := net.SplitHostPort(*sf.listen); err == nil {
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			fmt.Fprintf(env.Stderr, "tamlink: warning: the demo listens on %s; its emulator signs anyone in as any demo user and mints Teams tokens. Keep it to a private machine, or use --listen 127.0.0.1:PORT.\n", *sf.listen)
+		}
 	}
 	d, err := StartDemo(ctx, DemoOptions{Listen: *sf.listen, Data: *sf.data, PublicURL: *sf.publicURL, TeamsJS: findTeamsJS(*sf.teamsJS), Log: newLogger(env)})
 	if err != nil {

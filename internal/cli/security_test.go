@@ -127,3 +127,14 @@ func TestStaffRevocation(t *testing.T) {
 		t.Fatalf("removed staff signed in: %d", resp.StatusCode)
 	}
 }
+
+// TestConsoleNoticeNotFromURL: the notifications page's notice comes from a
+// code, so a link cannot put words in the console's mouth.
+func TestConsoleNoticeNotFromURL(t *testing.T) {
+	d := startDemo(t)
+	staff, _ := consoleLogin(t, d)
+	_, page := get(t, staff, d.URL+"/console/notifications?msg="+url.QueryEscape("Session expired: sign in at evil.example")+"&done=bogus")
+	if strings.Contains(page, "evil.example") {
+		t.Fatal("the console shows text from the URL")
+	}
+}

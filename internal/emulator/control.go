@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -108,7 +109,31 @@ func (e *Emulator) Standalone() http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	m.Handle("/", e.Handler())
-	return m
+	return controlGuard(m)
+}
+
+// controlGuard keeps web pages a developer visits from driving the
+// standalone emulator: cross-site state changes are refused (Fetch
+// metadata), control calls must be JSON (not a "simple" form post), and the
+// Host must be a loopback name (no DNS rebinding).
+func controlGuard(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	return cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if ip := net.ParseIP(host); !(host == "localhost" || (ip != nil && ip.IsLoopback())) {
+			controlJSON(w, http.StatusForbidden, map[string]string{"error": "the emulator answers loopback hosts only"})
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/control/") && r.Method != http.MethodGet && r.ContentLength != 0 &&
+			!strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			controlJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "control calls take application/json"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
 }
 
 func controlJSON(w http.ResponseWriter, status int, v any) {

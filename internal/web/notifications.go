@@ -250,7 +250,7 @@ func (s *Server) consoleNotifications(w http.ResponseWriter, r *http.Request, cs
 		states = append(states, stateCount{string(st), counts[st]})
 	}
 	s.page(w, r, http.StatusOK, "console_notifications", pageData{Title: "Notifications – tamlink console", Console: cs,
-		Message: r.URL.Query().Get("msg"), Data: map[string]any{
+		Message: s.notificationsDone(r), Data: map[string]any{
 			"Channels": statuses, "Counts": states, "Dead": dead, "Skipped": skipped, "OrgNames": visible,
 		}})
 }
@@ -260,8 +260,31 @@ type stateCount struct {
 	N     int
 }
 
-func (s *Server) backToNotifications(w http.ResponseWriter, r *http.Request, msg string) {
-	http.Redirect(w, r, "/console/notifications?msg="+url.QueryEscape(msg), http.StatusSeeOther)
+// backToNotifications redirects to the page with what was done as a code,
+// never as text: a link must not be able to put words in the console's mouth.
+func (s *Server) backToNotifications(w http.ResponseWriter, r *http.Request, done string, n int64, appID string) {
+	q := url.Values{"done": {done}, "n": {strconv.FormatInt(n, 10)}}
+	if appID != "" {
+		q.Set("app", appID)
+	}
+	http.Redirect(w, r, "/console/notifications?"+q.Encode(), http.StatusSeeOther)
+}
+
+// notificationsDone is the notice for a backToNotifications code.
+func (s *Server) notificationsDone(r *http.Request) string {
+	q := r.URL.Query()
+	n, _ := strconv.ParseInt(q.Get("n"), 10, 64)
+	switch q.Get("done") {
+	case "retried":
+		return "Notification " + strconv.FormatInt(n, 10) + " is queued again."
+	case "retried-all":
+		return strconv.FormatInt(n, 10) + " dead notifications are queued again."
+	case "recheck":
+		if ch, err := s.svc.Channel(r.Context(), q.Get("app")); err == nil {
+			return "Teams delivery for " + ch.OrgName + " will be tried again with the next notification."
+		}
+	}
+	return ""
 }
 
 func (s *Server) consoleRetryDelivery(w http.ResponseWriter, r *http.Request, cs *consoleSession) {
@@ -274,7 +297,7 @@ func (s *Server) consoleRetryDelivery(w http.ResponseWriter, r *http.Request, cs
 		return
 	}
 	s.log.Info("notification delivery retried", "notification_id", id, "staff_id", cs.staff.ID)
-	s.backToNotifications(w, r, "Notification "+strconv.FormatInt(id, 10)+" is queued again.")
+	s.backToNotifications(w, r, "retried", id, "")
 }
 
 func (s *Server) consoleRetryAllDead(w http.ResponseWriter, r *http.Request, cs *consoleSession) {
@@ -289,7 +312,7 @@ func (s *Server) consoleRetryAllDead(w http.ResponseWriter, r *http.Request, cs 
 			n++
 		}
 	}
-	s.backToNotifications(w, r, strconv.Itoa(n)+" dead notifications are queued again.")
+	s.backToNotifications(w, r, "retried-all", int64(n), "")
 }
 
 // consoleRecheckChannel turns a channel's Teams delivery back on after the
@@ -307,7 +330,7 @@ func (s *Server) consoleRecheckChannel(w http.ResponseWriter, r *http.Request, c
 		return
 	}
 	s.log.Info("teams delivery re-enabled from the console", "app_id", ch.AppID, "staff_id", cs.staff.ID)
-	s.backToNotifications(w, r, "Teams delivery for "+ch.OrgName+" will be tried again with the next notification.")
+	s.backToNotifications(w, r, "recheck", 0, ch.AppID)
 }
 
 func (s *Server) consoleOrgNotify(w http.ResponseWriter, r *http.Request, cs *consoleSession) {
