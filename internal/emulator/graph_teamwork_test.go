@@ -326,6 +326,7 @@ func TestControlAPI(t *testing.T) {
 	put := func(method, path string, body any) *http.Response {
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequest(method, f.srv.URL+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json") // the control API takes JSON only
 		resp, err := http.DefaultClient.Do(req)
 		must(t, err)
 		resp.Body.Close()

@@ -318,8 +318,10 @@ func TestUnreachablePeopleAndChannelsAreRecordedNotRetried(t *testing.T) {
 func TestRetriesFaultsAndHonoursRetryAfter(t *testing.T) {
 	f := newFixture(t)
 	// Graph allows 3/s here while the notifier is told 10/s: it meets 429s
-	// and must honour them; half the requests misbehave besides.
-	f.emu.SetTeamworkFaults(emulator.TeamworkFaults{Rate: 3, FaultRate: 0.5, Slow: 50 * time.Millisecond})
+	// and must honour them; 30 % of the requests misbehave besides. (At 50 %
+	// a notification met nine faults in a row about once in sixty runs and
+	// its back-off outgrew the time-out: a flaky test, not a notifier bug.)
+	f.emu.SetTeamworkFaults(emulator.TeamworkFaults{Rate: 3, FaultRate: 0.3, Slow: 50 * time.Millisecond})
 	f.start(func(c *Config) { c.Rate = 10 })
 	var ns []desk.Notification
 	for i := range 8 {
