@@ -21,9 +21,16 @@ func runChannel(ctx context.Context, args []string, env Env) error {
 	sub, args := args[0], args[1:]
 	fs := newFlags("channel "+sub, env)
 	data := dataFlag(fs, env, "")
-	asJSON := fs.Bool("json", false, "print JSON")
-	org := fs.String("org", "", "customer organisation name (add)")
-	expires := fs.String("secret-expires", "", "the client secret's expiry date, YYYY-MM-DD (add)")
+	// Each subcommand declares only its own flags, so its --help is its own.
+	asJSON, org, expires := new(bool), new(string), new(string)
+	switch sub {
+	case "add", "list", "ls", "show":
+		asJSON = fs.Bool("json", false, "print JSON")
+	}
+	if sub == "add" {
+		org = fs.String("org", "", "customer organisation name")
+		expires = fs.String("secret-expires", "", "the client secret's expiry date, YYYY-MM-DD")
+	}
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -76,9 +83,6 @@ func runChannel(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintf(env.Stdout, "removed channel %s (organisation %q and its history are kept)\n", c.AppID, c.OrgName)
 		return nil
 	case "test":
-		if *asJSON {
-			return &exitError{2, fmt.Errorf("channel test has no --json; `channel show --json` shows the last test")}
-		}
 		c, err := oneChannel(ctx, o, pos)
 		if err != nil {
 			return err

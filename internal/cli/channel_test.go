@@ -101,6 +101,13 @@ func TestChannelCommands(t *testing.T) {
 		t.Fatal("removed channel still shown")
 	}
 	assertNoPlaintext(t, dir, chSecret)
+	// Each subcommand's help lists its own flags only.
+	if _, _, errs := tamlink(t, "", "channel", "test", "--help"); strings.Contains(errs, "-org") || !strings.Contains(errs, "-data") {
+		t.Errorf("channel test --help:\n%s", errs)
+	}
+	if _, _, errs := tamlink(t, "", "staff", "token", "--help"); strings.Contains(errs, "-admin") || !strings.Contains(errs, "-days") {
+		t.Errorf("staff token --help:\n%s", errs)
+	}
 	// A mistyped --data is named as such, and nothing is created there.
 	missing := filepath.Join(t.TempDir(), "typo")
 	if code, _, errs := tamlink(t, "", "channel", "list", "--data", missing); code != 2 || !strings.Contains(errs, "does not exist") {

@@ -20,11 +20,21 @@ func runStaff(ctx context.Context, args []string, env Env) error {
 	sub, args := args[0], args[1:]
 	fs := newFlags("staff "+sub, env)
 	data := dataFlag(fs, env, "")
-	email := fs.String("email", "", "staff e-mail (sign-in name)")
-	name := fs.String("name", "", "display name")
-	admin := fs.Bool("admin", false, "admin: sees every organisation, manages channels")
-	days := fs.Int("days", 90, "API token lifetime in days (token)")
-	org := fs.String("org", "", "organisation name (assign)")
+	// Each subcommand declares only its own flags, so its --help is its own.
+	email, name, org := new(string), new(string), new(string)
+	admin, days := new(bool), new(int)
+	if sub != "list" && sub != "ls" {
+		email = fs.String("email", "", "staff e-mail (sign-in name)")
+	}
+	switch sub {
+	case "add":
+		name = fs.String("name", "", "display name")
+		admin = fs.Bool("admin", false, "admin: sees every organisation, manages channels")
+	case "token":
+		days = fs.Int("days", 90, "API token lifetime in days (at most 365)")
+	case "assign", "unassign":
+		org = fs.String("org", "", "organisation name")
+	}
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
