@@ -20,11 +20,14 @@ var templateFS embed.FS
 var assetFS embed.FS
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"time": func(t time.Time) string {
+	// time renders a <time> element; console.js shows it in the reader's
+	// locale and zone, like the times it adds live (the text is the fallback).
+	"time": func(t time.Time) template.HTML {
 		if t.IsZero() {
 			return "—"
 		}
-		return t.UTC().Format("2006-01-02 15:04 UTC")
+		u := t.UTC()
+		return template.HTML(`<time datetime="` + u.Format(time.RFC3339) + `">` + u.Format("2006-01-02 15:04 UTC") + `</time>`)
 	},
 	"statuses": func() []desk.Status { return desk.Statuses },
 	// change renders a timeline value for people: "in_progress" → "In progress".

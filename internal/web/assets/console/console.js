@@ -19,6 +19,12 @@
     return res.status === 204 ? null : res.json();
   }
 
+  // Server-rendered times in the reader's locale and zone, as live ones are.
+  document.querySelectorAll("time[datetime]").forEach((t) => {
+    const d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d)) { t.title = t.textContent; t.textContent = fmt.format(d); }
+  });
+
   document.querySelectorAll("form.confirm").forEach((f) =>
     f.addEventListener("submit", (e) => { if (!confirm("Remove this channel? Its organisation and history stay.")) e.preventDefault(); }));
 
