@@ -138,3 +138,32 @@ func TestConsoleNoticeNotFromURL(t *testing.T) {
 		t.Fatal("the console shows text from the URL")
 	}
 }
+
+func TestStaffAssignCLI(t *testing.T) {
+	d := startDemo(t)
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		code, out, errs := tamlink(t, stdin, append(args, "--data", d.Dir)...)
+		if code != 0 {
+			t.Fatalf("%v: %d %s", args, code, errs)
+		}
+		return out
+	}
+	run("agent-password-1\n", "staff", "add", "--email", "agent@desk.example")
+	if out := run("", "staff", "assign", "--email", "agent@desk.example", "--org", "Contoso Ltd"); !strings.Contains(out, "now serves Contoso Ltd") {
+		t.Fatal(out)
+	}
+	st, _ := d.Service.Store.StaffByEmail(context.Background(), "agent@desk.example")
+	if ids, _ := d.Service.Store.StaffOrgIDs(context.Background(), st.ID); len(ids) != 1 {
+		t.Fatalf("assigned to %v", ids)
+	}
+	if out := run("", "staff", "unassign", "--email", "agent@desk.example", "--org", "Contoso Ltd"); !strings.Contains(out, "no longer serves") {
+		t.Fatal(out)
+	}
+	if ids, _ := d.Service.Store.StaffOrgIDs(context.Background(), st.ID); len(ids) != 0 {
+		t.Fatalf("still assigned to %v", ids)
+	}
+	if code, _, errs := tamlink(t, "", "staff", "token", "--data", d.Dir, "--email", "agent@desk.example"); code == 0 || !strings.Contains(errs, "not an admin") {
+		t.Fatalf("token for an agent: %d %s", code, errs)
+	}
+}

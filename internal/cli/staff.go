@@ -73,61 +73,36 @@ func runStaff(ctx context.Context, args []string, env Env) error {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\n", s.ID, s.Email, s.Name, s.Admin)
 		}
 		return tw.Flush()
-	case "passwd", "remove", "revoke", "unassign":
+	case "passwd", "remove", "revoke", "assign", "unassign", "token":
 		if *email == "" {
 			return desk.Invalid("email", "is required: --email ADDRESS")
 		}
-		st, err := o.db.StaffByEmail(ctx, strings.ToLower(*email))
-		if err != nil {
-			return err
-		}
-		return staffChange(ctx, o, sub, st, *org, env)
-	case "token":
-		if *days < 1 || *days > 365 {
+		if sub == "token" && (*days < 1 || *days > 365) {
 			return desk.Invalid("days", "must be between 1 and 365")
 		}
-		if *email == "" {
-			return desk.Invalid("email", "is required: --email ADDRESS")
-		}
 		st, err := o.db.StaffByEmail(ctx, strings.ToLower(*email))
 		if err != nil {
 			return err
 		}
+		return staffChange(ctx, o, sub, st, *org, *days, env)
+	}
+	return &exitError{2, fmt.Errorf("unknown staff subcommand %q", sub)}
+}
+
+// staffChange changes, grants or takes away a staff member's access. Ending their
+// sessions also closes their live console within seconds (live.go rechecks).
+func staffChange(ctx context.Context, o *opened, sub string, st desk.Staff, org string, days int, env Env) error {
+	switch sub {
+	case "token":
 		if !st.Admin {
 			return desk.Invalid("email", "%s is not an admin; the admin API needs an admin", st.Email)
 		}
 		tok, hash := web.NewAPIToken()
 		now := time.Now().UTC()
-		if err := o.db.CreateSession(ctx, &desk.Session{TokenHash: hash, Kind: desk.SessionAPI, StaffID: st.ID, CreatedAt: now, ExpiresAt: now.AddDate(0, 0, *days)}); err != nil {
+		if err := o.db.CreateSession(ctx, &desk.Session{TokenHash: hash, Kind: desk.SessionAPI, StaffID: st.ID, CreatedAt: now, ExpiresAt: now.AddDate(0, 0, days)}); err != nil {
 			return err
 		}
 		fmt.Fprintln(env.Stdout, tok)
-		return nil
-	case "assign":
-		if *email == "" {
-			return desk.Invalid("email", "is required: --email ADDRESS")
-		}
-		st, err := o.db.StaffByEmail(ctx, strings.ToLower(*email))
-		if err != nil {
-			return err
-		}
-		og, err := o.db.OrgByName(ctx, *org)
-		if err != nil {
-			return err
-		}
-		if err := o.db.AssignStaff(ctx, og.ID, st.ID); err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stdout, "%s now serves %s\n", st.Email, og.Name)
-		return nil
-	}
-	return &exitError{2, fmt.Errorf("unknown staff subcommand %q", sub)}
-}
-
-// staffChange changes or takes away a staff member's access. Ending their
-// sessions also closes their live console within seconds (live.go rechecks).
-func staffChange(ctx context.Context, o *opened, sub string, st desk.Staff, org string, env Env) error {
-	switch sub {
 	case "passwd":
 		pw, err := readPassword(env)
 		if err != nil {
@@ -156,15 +131,21 @@ func staffChange(ctx context.Context, o *opened, sub string, st desk.Staff, org 
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "removed %s; their tickets are unassigned\n", st.Email)
-	case "unassign":
+	case "assign", "unassign":
 		og, err := o.db.OrgByName(ctx, org)
 		if err != nil {
 			return err
 		}
-		if err := o.db.UnassignStaff(ctx, og.ID, st.ID); err != nil {
+		if sub == "assign" {
+			err = o.db.AssignStaff(ctx, og.ID, st.ID)
+		} else {
+			err = o.db.UnassignStaff(ctx, og.ID, st.ID)
+		}
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "%s no longer serves %s\n", st.Email, og.Name)
+		verb := map[bool]string{true: "now serves", false: "no longer serves"}[sub == "assign"]
+		fmt.Fprintf(env.Stdout, "%s %s %s\n", st.Email, verb, og.Name)
 	}
 	return nil
 }

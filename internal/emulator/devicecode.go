@@ -81,9 +81,7 @@ func newUserCode() string {
 }
 
 func (e *Emulator) handleDeviceCode(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	if err := r.ParseForm(); err != nil {
-		e.writeAADError(w, r, newErr(http.StatusBadRequest, "invalid_request", 90023, "The request body could not be parsed: %v", err))
+	if !e.parseTokenForm(w, r) {
 		return
 	}
 	f := r.PostForm

@@ -287,11 +287,17 @@ func (e *Emulator) writeGraphJSON(w http.ResponseWriter, r *http.Request, fields
 		buf.Write(v)
 	}
 	buf.WriteString("}\n")
+	setGraphHeaders(w, r)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// setGraphHeaders sets the headers Graph answers JSON with, including the
+// request ids clients quote in support cases.
+func setGraphHeaders(w http.ResponseWriter, r *http.Request) {
 	reqID, clientReqID := graphIDs(r)
 	h := w.Header()
 	h.Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
 	h.Set("request-id", reqID)
 	h.Set("client-request-id", clientReqID)
 	h.Set("OData-Version", "4.0")
-	_, _ = w.Write(buf.Bytes())
 }

@@ -1944,12 +1944,7 @@ func (e *Emulator) writeGraphValue(w http.ResponseWriter, r *http.Request, statu
 		buf.WriteByte('}')
 	}
 	buf.WriteByte('\n')
-	reqID, clientReqID := graphIDs(r)
-	h := w.Header()
-	h.Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
-	h.Set("request-id", reqID)
-	h.Set("client-request-id", clientReqID)
-	h.Set("OData-Version", "4.0")
+	setGraphHeaders(w, r)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 	return nil

@@ -63,9 +63,7 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 			"The endpoint only accepts POST, OPTIONS requests. Received a %s request.", r.Method))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	if err := r.ParseForm(); err != nil {
-		e.writeAADError(w, r, newErr(http.StatusBadRequest, "invalid_request", 90023, "The request body could not be parsed: %v", err))
+	if !e.parseTokenForm(w, r) {
 		return
 	}
 	// Only the body counts: credentials in a query string are refused by
@@ -598,4 +596,15 @@ func (e *Emulator) internalError(tc *tokenCtx, err error) {
 	e.log.Error("emulator: signing failed", "err", err)
 	e.writeAADError(tc.w, tc.r, newErr(http.StatusInternalServerError, "temporarily_unavailable", 50000,
 		"There was an error issuing a token. (%s)", uuid.NewString()))
+}
+
+// parseTokenForm reads a token-style form body (bounded), answering Entra's
+// error itself when it cannot; it reports whether the handler may go on.
+func (e *Emulator) parseTokenForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil {
+		e.writeAADError(w, r, newErr(http.StatusBadRequest, "invalid_request", 90023, "The request body could not be parsed: %v", err))
+		return false
+	}
+	return true
 }

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tamlink/tamlink/internal/graph"
 )
 
 // DeviceLogin signs an admin in with the OAuth 2.0 device authorization
@@ -109,16 +111,7 @@ func (d *DeviceLogin) Token(ctx context.Context) (*Token, error) {
 	deadline := time.Now().Add(time.Duration(max(dc.ExpiresIn, 60)) * time.Second)
 	sleep := d.Sleep
 	if sleep == nil {
-		sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		sleep = graph.Sleep
 	}
 	for {
 		var tok struct {
